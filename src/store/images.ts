@@ -1,0 +1,125 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import type { ContentStore } from './content.js';
+import { atomicWrite } from './fsutil.js';
+import { withFileLock } from './lock.js';
+import { LOCAL_REGISTRY, normalizeRef } from './reference.js';
+import { MediaTypes, REF_NAME_ANNOTATION, type Descriptor, type Index } from './types.js';
+
+/**
+ * Local tags, kept in the content store's OCI-layout index.json: one manifest descriptor per tag, named by the
+ * `org.opencontainers.image.ref.name` annotation holding the full normalised reference.
+ */
+export class ImageStore {
+  readonly content: ContentStore;
+  readonly #indexPath: string;
+  readonly #lockPath: string;
+
+  constructor(content: ContentStore) {
+    this.content = content;
+    this.#indexPath = path.join(content.root, 'index.json');
+    this.#lockPath = path.join(content.root, 'index.json.lock');
+  }
+
+  async #read(): Promise<Index> {
+    try {
+      const idx = JSON.parse(await fsp.readFile(this.#indexPath, 'utf8')) as Index;
+      if (!Array.isArray(idx.manifests)) idx.manifests = [];
+      return idx;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { schemaVersion: 2, mediaType: MediaTypes.index, manifests: [] };
+      throw e;
+    }
+  }
+
+  async #update(fn: (idx: Index) => boolean): Promise<void> {
+    await fsp.mkdir(this.content.root, { recursive: true });
+    await withFileLock(this.#lockPath, async () => {
+      const idx = await this.#read();
+      if (fn(idx)) await atomicWrite(this.#indexPath, JSON.stringify(idx, null, 2) + '\n', this.content.tmpDir);
+    });
+  }
+
+  /** Points `name` at `desc` (replacing any previous target of that name). */
+  async tag(name: string, desc: Descriptor): Promise<void> {
+    const ref = normalizeRef(name);
+    const full = ref.full;
+    const entry: Descriptor = {
+      mediaType: desc.mediaType,
+      digest: desc.digest,
+      size: desc.size,
+      ...(desc.platform ? { platform: desc.platform } : {}),
+      annotations: { ...(desc.annotations ?? {}), [REF_NAME_ANNOTATION]: full },
+    };
+    await this.#update((idx) => {
+      idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== full);
+      idx.manifests.push(entry);
+      idx.manifests.sort((a, b) => cmp(a.annotations?.[REF_NAME_ANNOTATION] ?? '', b.annotations?.[REF_NAME_ANNOTATION] ?? ''));
+      return true;
+    });
+  }
+
+  /**
+   * Looks up a tag. Short names are normalised ("foo" == "localhost/foo:latest"). For "name@sha256:...", a tag of
+   * that repository with that digest wins; otherwise a manifest blob with that digest in the store is returned.
+   */
+  async resolve(name: string): Promise<Descriptor | undefined> {
+    const ref = normalizeRef(name);
+    const idx = await this.#read();
+    if (ref.digest === undefined) {
+      const hit = idx.manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === ref.full);
+      return hit ? strip(hit) : undefined;
+    }
+    const repoFull = `${ref.registry ?? LOCAL_REGISTRY}/${ref.repository}`;
+    const hit =
+      idx.manifests.find((m) => m.digest === ref.digest && (m.annotations?.[REF_NAME_ANNOTATION] ?? '').startsWith(repoFull + ':')) ??
+      idx.manifests.find((m) => m.digest === ref.digest);
+    if (hit) return strip(hit);
+    if (ref.digest.startsWith('sha256:') && (await this.content.has(ref.digest))) {
+      const buf = await this.content.readBytes(ref.digest);
+      let mediaType: string;
+      try {
+        const parsed = JSON.parse(buf.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+        mediaType = parsed.mediaType ?? (parsed.manifests ? MediaTypes.index : MediaTypes.manifest);
+      } catch {
+        return undefined;
+      }
+      return { mediaType, digest: ref.digest, size: buf.length };
+    }
+    return undefined;
+  }
+
+  async list(): Promise<{ name: string; descriptor: Descriptor }[]> {
+    const idx = await this.#read();
+    return idx.manifests
+      .filter((m) => m.annotations?.[REF_NAME_ANNOTATION])
+      .map((m) => ({ name: m.annotations![REF_NAME_ANNOTATION]!, descriptor: strip(m) }));
+  }
+
+  /** Removes a tag; false when it did not exist. Blobs stay (garbage collection is separate). */
+  async remove(name: string): Promise<boolean> {
+    const full = normalizeRef(name).full;
+    let removed = false;
+    await this.#update((idx) => {
+      const before = idx.manifests.length;
+      idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== full);
+      removed = idx.manifests.length !== before;
+      return removed;
+    });
+    return removed;
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The descriptor as tagged, without our naming annotation. */
+function strip(d: Descriptor): Descriptor {
+  const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.platform) out.platform = d.platform;
+  const ann = { ...(d.annotations ?? {}) };
+  delete ann[REF_NAME_ANNOTATION];
+  if (Object.keys(ann).length) out.annotations = ann;
+  return out;
+}

@@ -1,0 +1,6 @@
+export { ContentStore, digestHex, sha256, type BlobInfo } from './content.js';
+export { ImageStore } from './images.js';
+export { normalizeRef, LOCAL_REGISTRY, type ParsedRef } from './reference.js';
+export { withFileLock } from './lock.js';
+export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
+export * from './types.js';
