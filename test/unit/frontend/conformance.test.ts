@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dumpBuildkit, parseDockerfile, toCommands } from '../../../src/frontend/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const corpus = path.resolve(repoRoot, '../shared/conformance/buildkit-parser');
+
+function dirs(kind: string): string[] {
+  const d = path.join(corpus, kind);
+  return fs.readdirSync(d).filter((n) => fs.statSync(path.join(d, n)).isDirectory()).sort();
+}
+
+test('conformance corpus is present', () => {
+  assert.ok(dirs('positive').length >= 30);
+  assert.ok(dirs('negative').length >= 4);
+});
+
+for (const name of dirs('positive')) {
+  test(`positive: ${name}`, () => {
+    const dir = path.join(corpus, 'positive', name);
+    const text = fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8');
+    const expected = fs.readFileSync(path.join(dir, 'result'), 'utf8').replace(/\s+$/, '').split('\n');
+    const actual = dumpBuildkit(parseDockerfile(text, `${name}/Dockerfile`)).replace(/\s+$/, '').split('\n');
+    assert.deepEqual(actual, expected);
+  });
+}
+
+for (const name of dirs('negative')) {
+  test(`negative: ${name}`, () => {
+    const text = fs.readFileSync(path.join(corpus, 'negative', name, 'Dockerfile'), 'utf8');
+    assert.throws(() => toCommands(parseDockerfile(text, `${name}/Dockerfile`)), { name: 'SourceError' });
+  });
+}
