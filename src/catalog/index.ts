@@ -1,0 +1,20 @@
+/** Catalog maintenance: pinned refs (update), constraint edits, lint. */
+export { parseAnnotation, refSourceOf, annotationAbove, FULL_SHA_RE, type Annotation, type RefSource } from './annotations.js';
+export { readDockerfile, stagesOf, argPairs, expandVars, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
+export { catalogFiles, writeFileAtomic, rfc3339Now } from './files.js';
+export { scanRefs, type PinnedRef, type RefScan } from './refs.js';
+export { updateRefs, resolveRemoteRef, bumpHeader, type UpdateOptions, type UpdateResult, type RefStatus } from './update.js';
+export {
+  normalizeName,
+  requirementName,
+  parseConstraints,
+  parseEdits,
+  editsFromDockerfile,
+  applyEdits,
+  requestedNames,
+  unpinned,
+  type ConstraintEdit,
+  type ApplyResult,
+} from './constraints.js';
+export { lintDockerfile, lintBakeFile, lintPath, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
+export { readBakeInfo, type BakeInfo, type BakeTargetInfo } from './bakeinfo.js';

@@ -1,0 +1,306 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { annotationAbove, FULL_SHA_RE, parseAnnotation } from './annotations.js';
+import { readBakeInfo } from './bakeinfo.js';
+import { argPairs, expandVars, readDockerfile, stagesOf, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
+import { catalogFiles, isBakeFileName, isDockerfileName, REBUILD_TIME_RE, RFC3339_UTC_RE } from './files.js';
+import { scanRefs, GIT_REF_NAME_RE } from './refs.js';
+
+export const LINT_RULES = {
+  'pinned-ref': 'git refs (ARG *_GIT_REF defaults, ADD git URL #refs, annotated bake variables) are full 40-hex commits',
+  'ref-annotation': 'every git ref has a "# stratum: repo=<url> branch=<name>" annotation directly above it, and every annotation governs a ref',
+  'apt-no-recommends': 'apt-get install passes --no-install-recommends',
+  'apt-lists-cleaned': 'a RUN using apt-get removes /var/lib/apt/lists/* in the same RUN (or mounts a cache/tmpfs there)',
+  'no-build-tools': 'the final stage installs no compilers, make, -dev packages or git',
+  'copy-from': 'COPY --from and RUN --mount from= name an earlier stage, a bake context, or an image',
+  'rebuild-time': 'the header has a "# <Name>-Rebuild-Time: <RFC3339>" line',
+  'spdx-header': 'the first line is "# SPDX-License-Identifier: <license>"',
+} as const;
+
+export type LintRule = keyof typeof LINT_RULES;
+
+export interface Finding {
+  file: string;
+  line: number;
+  rule: LintRule;
+  message: string;
+}
+
+export function formatFinding(f: Finding): string {
+  return `${f.file}:${f.line}: ${f.rule}: ${f.message}`;
+}
+
+export interface LintOptions {
+  /** Named contexts bake hands to this Dockerfile (lint finds them itself when linting a path). */
+  contexts?: readonly string[];
+  /** Decides whether an image reference used by COPY --from exists; default: assume it does. */
+  imageExists?: (ref: string) => Promise<boolean>;
+}
+
+const BUILD_TOOL_RE = /^(build-essential|gcc|g\+\+|cpp|clang|llvm|make|cmake|automake|autoconf|libtool|pkg-config|pkgconf|git|gfortran|rustc|cargo|golang)(-[0-9.]+)?$|^(gcc|g\+\+|cpp|clang)(-[0-9.]+)?(-[a-z0-9_-]+)?$|-dev$/;
+
+export function isBuildTool(pkg: string): boolean {
+  return BUILD_TOOL_RE.test(pkg.replace(/[:=].*$/, ''));
+}
+
+const GIT_URL_RE = /^(git@[^:\s]+:\S+|git:\/\/\S+|ssh:\/\/\S+|https?:\/\/\S+?\.git(?:#\S*)?|https?:\/\/\S+#\S+)$/;
+
+interface ScriptLine {
+  text: string;
+  line: number;
+}
+
+/** Shell lines of a RUN with backslash continuations joined; each keeps the line it starts on. */
+function scriptLines(ins: DockerfileInstruction): ScriptLine[] {
+  const out: ScriptLine[] = [];
+  const push = (text: string, first: number): void => {
+    let acc = '';
+    let start = first;
+    text.split('\n').forEach((l, i) => {
+      if (acc === '') start = first + i;
+      if (/\\\s*$/.test(l)) acc += l.replace(/\\\s*$/, ' ');
+      else {
+        out.push({ text: acc + l, line: start });
+        acc = '';
+      }
+    });
+    if (acc !== '') out.push({ text: acc, line: start });
+  };
+  push(ins.args, ins.line);
+  for (const h of ins.heredocs) push(h.content, h.firstLine);
+  return out;
+}
+
+function commandsOf(lines: ScriptLine[]): ScriptLine[] {
+  return lines.flatMap((l) => l.text.split(/&&|\|\||;|\|/).map((c) => ({ text: c.trim(), line: l.line })));
+}
+
+interface AptInstall {
+  line: number;
+  packages: string[];
+  noRecommends: boolean;
+}
+
+function aptInstalls(cmds: ScriptLine[]): AptInstall[] {
+  const out: AptInstall[] = [];
+  for (const c of cmds) {
+    const words = c.text.split(/\s+/).filter((w) => w !== '');
+    const ai = words.findIndex((w) => /(^|\/)apt(-get)?$/.test(w));
+    if (ai < 0) continue;
+    const rest = words.slice(ai + 1);
+    const ii = rest.indexOf('install');
+    if (ii < 0) continue;
+    const packages: string[] = [];
+    let noRecommends = false;
+    for (let i = 0; i < rest.length; i++) {
+      const w = rest[i]!;
+      if (w === '--no-install-recommends') noRecommends = true;
+      else if (w === '-o') {
+        if (/APT::Install-Recommends=(false|0)/i.test(rest[i + 1] ?? '')) noRecommends = true;
+        i++;
+      } else if (/^-o/.test(w) && /APT::Install-Recommends=(false|0)/i.test(w)) noRecommends = true;
+      else if (i > ii && !w.startsWith('-') && !w.includes('$')) packages.push(w.replace(/^["']|["']$/g, ''));
+    }
+    out.push({ line: c.line, packages, noRecommends });
+  }
+  return out;
+}
+
+function mountOptions(ins: DockerfileInstruction): Record<string, string>[] {
+  return ins.flags
+    .filter((f) => f.name === 'mount' && f.value)
+    .map((f) => Object.fromEntries(f.value!.split(',').map((kv) => {
+      const eq = kv.indexOf('=');
+      return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)];
+    })));
+}
+
+function disabledRules(doc: DockerfileDoc, ins: DockerfileInstruction | null): Set<string> {
+  const out = new Set<string>();
+  const add = (text: string, line: number): void => {
+    const a = parseAnnotation(text, line);
+    for (const r of (a?.fields['lint-disable'] ?? '').split(',')) if (r) out.add(r);
+  };
+  if (ins === null) {
+    const first = doc.instructions[0]?.line ?? doc.lines.length + 1;
+    for (const c of doc.comments) if (c.line < first) add('#' + c.text, c.line);
+  } else {
+    const a = annotationAbove(doc.lines, ins.line, (x) => 'lint-disable' in x.fields);
+    if (a) add(doc.lines[a.line - 1]!, a.line);
+  }
+  return out;
+}
+
+/** Lints one Dockerfile's text. */
+export async function lintDockerfile(file: string, text: string, opts: LintOptions = {}): Promise<Finding[]> {
+  const doc = readDockerfile(text);
+  const findings: Finding[] = [];
+  const fileOff = disabledRules(doc, null);
+  const add = (ins: DockerfileInstruction | null, line: number, rule: LintRule, message: string): void => {
+    if (fileOff.has(rule)) return;
+    if (ins && disabledRules(doc, ins).has(rule)) return;
+    findings.push({ file, line, rule, message });
+  };
+
+  // Header: SPDX line first, Rebuild-Time somewhere in the leading comment block.
+  const firstIns = doc.instructions[0]?.line ?? doc.lines.length + 1;
+  const header = doc.comments.filter((c) => c.line < firstIns);
+  const spdx = header.find((c) => /^SPDX-License-Identifier:\s*\S+/.test(c.text));
+  const firstNonDirective = header.find((c) => !/^(syntax|escape|check)\s*=/i.test(c.text));
+  if (!spdx || spdx !== firstNonDirective) add(null, 1, 'spdx-header', 'the file does not start with "# SPDX-License-Identifier: <license>"');
+  const rt = header.find((c) => REBUILD_TIME_RE.test('# ' + c.text));
+  if (!rt) add(null, 1, 'rebuild-time', 'no "# <Name>-Rebuild-Time: <RFC3339>" line in the header');
+  else {
+    const v = REBUILD_TIME_RE.exec('# ' + rt.text)![2]!;
+    if (!RFC3339_UTC_RE.test(v) || Number.isNaN(Date.parse(v))) add(null, rt.line, 'rebuild-time', `"${v}" is not an RFC 3339 time`);
+  }
+
+  // Refs and annotations.
+  const scan = scanRefs(file, text);
+  for (const r of scan.refs) {
+    const ins = doc.instructions.find((i) => i.line <= r.line && r.line <= i.endLine) ?? null;
+    if (typeof r.source === 'string') add(ins, r.line, 'ref-annotation', `${r.name}: ${r.source}`);
+    if (r.value === '') add(ins, r.line, 'pinned-ref', `${r.name} has no default; pin it to a full commit hash`);
+    else if (!FULL_SHA_RE.test(r.value)) add(ins, r.line, 'pinned-ref', `${r.name}=${r.value} is not a full 40-hex commit hash`);
+  }
+  for (const o of scan.orphans) add(null, o.line, 'ref-annotation', 'annotation is not directly above an ARG it could govern');
+
+  const { globals, stages } = stagesOf(doc);
+  const globalVars: Record<string, string> = {};
+  for (const g of globals) if (g.keyword === 'ARG') for (const p of argPairs(g)) if (p.value !== undefined) globalVars[p.name] = p.value;
+  const contexts = new Set(opts.contexts ?? []);
+
+  for (const stage of stages) {
+    const isFinal = stage.index === stages.length - 1;
+    const vars: Record<string, string> = {};
+    for (const ins of stage.instructions) {
+      if (ins.keyword === 'ARG') {
+        for (const p of argPairs(ins)) {
+          const v = p.value ?? globalVars[p.name];
+          if (v !== undefined) vars[p.name] = expandVars(v, vars);
+        }
+      }
+      if (ins.keyword === 'ADD') {
+        const words = ins.args.split(/\s+/).filter((w) => w !== '');
+        for (const w of words.slice(0, -1)) {
+          if (!GIT_URL_RE.test(w)) continue;
+          const hash = w.indexOf('#');
+          if (hash < 0) {
+            add(ins, ins.line, 'pinned-ref', `${w}: git source without a #<commit> ref`);
+            continue;
+          }
+          const ref = expandVars(w.slice(hash + 1).split(':')[0]!, vars);
+          if (ref.includes('$')) add(ins, ins.line, 'pinned-ref', `${w}: cannot resolve the ref ${ref} from ARG defaults`);
+          else if (!FULL_SHA_RE.test(ref)) add(ins, ins.line, 'pinned-ref', `${w}: ref "${ref}" is not a full 40-hex commit hash`);
+        }
+      }
+      const sources: string[] = [];
+      if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+        const from = ins.flags.find((f) => f.name === 'from');
+        if (from?.value) sources.push(from.value);
+      }
+      if (ins.keyword === 'RUN') for (const m of mountOptions(ins)) if (m.from) sources.push(m.from);
+      for (const src of sources) {
+        const name = expandVars(src, { ...globalVars, ...vars });
+        const problem = await checkSource(name, stage.index, stages, contexts, opts.imageExists);
+        if (problem) add(ins, ins.line, 'copy-from', problem);
+      }
+      if (ins.keyword !== 'RUN') continue;
+      const cmds = commandsOf(scriptLines(ins));
+      const installs = aptInstalls(cmds);
+      for (const inst of installs) {
+        if (!inst.noRecommends) add(ins, inst.line, 'apt-no-recommends', 'apt-get install without --no-install-recommends');
+        if (isFinal) {
+          const tools = inst.packages.filter(isBuildTool);
+          if (tools.length) add(ins, inst.line, 'no-build-tools', `final stage installs build tools: ${tools.join(' ')}`);
+        }
+      }
+      const usesApt = installs.length > 0 || cmds.some((c) => /(^|\s|\/)apt(-get)?\s+(\S+\s+)*(update|dist-upgrade|upgrade)\b/.test(c.text));
+      if (usesApt) {
+        const cleaned = cmds.some((c) => /^rm\s+(-[a-zA-Z]*\s+)*.*\/var\/lib\/apt\/lists/.test(c.text));
+        const mounted = mountOptions(ins).some((m) => (m.type === 'cache' || m.type === 'tmpfs') && /^\/var\/lib\/apt(\/lists)?\/?$/.test(m.target ?? m.dst ?? m.destination ?? ''));
+        if (!cleaned && !mounted) add(ins, ins.line, 'apt-lists-cleaned', 'RUN uses apt-get but does not remove /var/lib/apt/lists/* in the same RUN');
+      }
+    }
+  }
+  return findings.sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule));
+}
+
+async function checkSource(
+  name: string,
+  current: number,
+  stages: ReturnType<typeof stagesOf>['stages'],
+  contexts: Set<string>,
+  imageExists?: (ref: string) => Promise<boolean>,
+): Promise<string | null> {
+  if (name.includes('$')) return `cannot resolve "${name}" from ARG defaults`;
+  if (/^\d+$/.test(name)) {
+    return Number(name) < current ? null : `stage index ${name} is not an earlier stage`;
+  }
+  const stage = stages.find((s) => s.name === name.toLowerCase());
+  if (stage) return stage.index < current ? null : `stage "${name}" is defined at line ${stage.line}, after its use`;
+  if (contexts.has(name)) return null;
+  if (/[/:@.]/.test(name)) {
+    if (!imageExists || (await imageExists(name))) return null;
+    return `image "${name}" does not exist`;
+  }
+  return `"${name}" is neither an earlier stage, a bake context, nor an image reference`;
+}
+
+/** Lints a bake file: annotated variables must be pinned, annotations must govern a ref. */
+export function lintBakeFile(file: string, text: string): Finding[] {
+  const scan = scanRefs(file, text);
+  const out: Finding[] = [];
+  for (const r of scan.refs) {
+    if (typeof r.source === 'string') out.push({ file, line: r.line, rule: 'ref-annotation', message: `${r.name}: ${r.source}` });
+    if (!FULL_SHA_RE.test(r.value)) out.push({ file, line: r.line, rule: 'pinned-ref', message: `${r.name}="${r.value}" is not a full 40-hex commit hash` });
+  }
+  for (const o of scan.orphans) out.push({ file, line: o.line, rule: 'ref-annotation', message: 'annotation is not directly above a variable or attribute it could govern' });
+  return out;
+}
+
+async function bakeFilesFor(root: string, files: string[]): Promise<string[]> {
+  const out = new Set(files.filter((f) => isBakeFileName(basename(f))).map((f) => resolve(f)));
+  let dir = resolve(root);
+  if (!existsSync(dir) || files.length === 1) dir = dirname(dir);
+  for (let d = dir; ; d = dirname(d)) {
+    for (const n of ['docker-bake.hcl', 'docker-bake.override.hcl']) if (existsSync(join(d, n))) out.add(join(d, n));
+    if (dirname(d) === d) break;
+  }
+  return [...out];
+}
+
+/** Named contexts that any bake target building `dockerfile` provides. */
+async function contextsFor(dockerfile: string, bakeFiles: string[]): Promise<string[]> {
+  const target = resolve(dockerfile);
+  const names: string[] = [];
+  for (const bf of bakeFiles) {
+    const info = readBakeInfo(await readFile(bf, 'utf8'));
+    for (const t of info.targets) {
+      const ctx = t.context ?? '.';
+      // Bake resolves paths against the working directory by default, or against the bake file's
+      // directory when asked to; accept either so lint agrees with both ways of running it.
+      for (const base of [process.cwd(), dirname(bf)]) {
+        const c = resolve(base, ctx);
+        if (resolve(c, t.dockerfile ?? 'Dockerfile') === target) names.push(...t.contextNames);
+      }
+    }
+  }
+  return [...new Set(names)];
+}
+
+/** Lints every Dockerfile and bake file under `root`. */
+export async function lintPath(root: string, opts: Omit<LintOptions, 'contexts'> = {}): Promise<Finding[]> {
+  const files = await catalogFiles(root);
+  const bakes = await bakeFilesFor(root, files);
+  const findings: Finding[] = [];
+  for (const f of files) {
+    const text = await readFile(f, 'utf8');
+    if (isDockerfileName(basename(f))) findings.push(...(await lintDockerfile(f, text, { ...opts, contexts: await contextsFor(f, bakes) })));
+    else findings.push(...lintBakeFile(f, text));
+  }
+  return findings;
+}
+
+export { GIT_REF_NAME_RE };

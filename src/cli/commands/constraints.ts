@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { applyEdits, editsFromDockerfile, parseEdits, requestedNames, unpinned, writeFileAtomic } from '../../catalog/index.js';
+import { InputError } from '../../util/errors.js';
+
+async function readInput(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    throw new InputError(`${path}: cannot read ${what}`);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('constraints')
+    .description("Apply a catalog's edits to an upper-constraints file and report requested packages nothing pins")
+    .argument('<upper>', 'upper-constraints.txt to edit')
+    .option('--edits <file>', 'edits file ("drop <name>" / "pin <requirement>" lines), or a Dockerfile whose sed/echo lines edit upper-constraints.txt')
+    .option('-o, --output <file>', 'write the edited constraints here (default: stdout)')
+    .option('--requirements <files...>', 'requirement files whose packages must be pinned')
+    .option('--strict', 'exit 1 when a requested package is unpinned or a drop matched nothing')
+    .addHelpText(
+      'after',
+      `
+Names are compared after PEP 503 normalisation; environment markers are kept. The report
+(dropped, pinned, unmatched drops, unpinned requests) goes to stderr.
+Exit codes: 0 done, 1 problems with --strict, 2 bad input.`,
+    )
+    .action(async (upper: string, opts: { edits?: string; output?: string; requirements?: string[]; strict?: boolean }) => {
+      const text = await readInput(upper, 'constraints');
+      let edits: ReturnType<typeof parseEdits> = [];
+      if (opts.edits) {
+        const e = await readInput(opts.edits, 'edits');
+        const name = basename(opts.edits);
+        edits = name.startsWith('Dockerfile') || /\.dockerfile$/i.test(name) ? editsFromDockerfile(e, opts.edits) : parseEdits(e, opts.edits);
+      }
+      const res = applyEdits(text, edits);
+      if (opts.output) await writeFileAtomic(opts.output, res.text);
+      else process.stdout.write(res.text);
+      const log = (s: string): boolean => process.stderr.write(s + '\n');
+      if (res.dropped.length) log(`dropped: ${res.dropped.join(' ')}`);
+      if (res.pinned.length) log(`pinned: ${res.pinned.join(' ')}`);
+      for (const u of res.unmatched) log(`${u.file}:${u.line}: drop ${u.name}: no such package in ${upper}`);
+      let missing: string[] = [];
+      if (opts.requirements) {
+        const names: string[] = [];
+        for (const r of opts.requirements) names.push(...requestedNames(await readInput(r, 'requirements')));
+        missing = unpinned(res.text, names);
+        for (const m of missing) log(`unpinned: ${m}`);
+      }
+      if (opts.strict && (missing.length > 0 || res.unmatched.length > 0)) process.exitCode = 1;
+    });
+}
