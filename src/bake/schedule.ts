@@ -1,0 +1,289 @@
+/** Builds the selected targets in dependency order, independent ones in parallel (bounded by -j). */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { BuildOptions, BuildResult, ProgressEvent } from '../solver/types.js';
+import { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
+import { planTarget, type PlanContext } from './plan.js';
+import { select, targetDeps } from './resolve.js';
+import type { BakeDefinition, SourcePos } from './types.js';
+
+export type BuildFn = (opts: BuildOptions) => Promise<BuildResult>;
+
+export type TargetStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  stage: string;
+  step: number;
+  total: number;
+  text: string;
+  /** ms since the run started */
+  start: number;
+  end?: number;
+  cached?: boolean;
+}
+
+export interface TargetRecord {
+  name: string;
+  status: TargetStatus;
+  deps: string[];
+  /** ms since the run started */
+  start?: number;
+  end?: number;
+  durationMs?: number;
+  result?: BuildResult;
+  error?: string;
+  /** Why a target was skipped. */
+  reason?: string;
+  steps: StepRecord[];
+  tags: string[];
+  logFile: string;
+  source?: SourcePos;
+}
+
+/** What `stratum report` renders: everything about one bake run. */
+export interface BakeRun {
+  version: 1;
+  runId: string;
+  /** epoch ms */
+  startedAt: number;
+  durationMs: number;
+  jobs: number;
+  keepGoing: boolean;
+  requested: string[];
+  ok: boolean;
+  targets: TargetRecord[];
+  runDir: string;
+}
+
+export type BakeEvent =
+  | { kind: 'run-start'; time: number; runId: string; targets: string[]; jobs: number }
+  | { kind: 'target-start'; time: number; target: string }
+  | { kind: 'progress'; time: number; target: string; event: ProgressEvent }
+  | { kind: 'target-done'; time: number; target: string; status: 'done' | 'failed' | 'skipped'; error?: string; reason?: string; result?: BuildResult }
+  | { kind: 'run-done'; time: number; ok: boolean };
+
+export interface RunBakeOptions {
+  /** Names asked for (targets or groups); default: the "default" group or target. */
+  targets?: string[];
+  /** The engine; defaults to the real one from src/solver. */
+  build?: BuildFn;
+  /** Parallel builds (default: number of cores). */
+  jobs?: number;
+  keepGoing?: boolean;
+  push?: boolean;
+  noCache?: boolean;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Where runs are kept (default: bakeStateDir()). */
+  stateDir?: string;
+  runId?: string;
+  onEvent?: (e: BakeEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** `$STRATUM_ROOT/bake`, else /var/lib/stratum/bake for root, else ~/.local/share/stratum/bake. */
+export function bakeStateDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.STRATUM_ROOT) return path.join(env.STRATUM_ROOT, 'bake');
+  if (process.getuid?.() === 0) return '/var/lib/stratum/bake';
+  return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'stratum', 'bake');
+}
+
+export function newRunId(now = new Date()): string {
+  const ts = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${ts}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+async function defaultBuild(): Promise<BuildFn> {
+  // resolved at run time so the bake part does not require the engine to compile
+  const spec = '../solver/index.js';
+  const mod = (await import(spec)) as { build?: BuildFn };
+  if (typeof mod.build !== 'function') throw new Error('the build engine (src/solver) does not export build()');
+  return mod.build;
+}
+
+const KEEP_RUNS = 20;
+
+function pruneRuns(stateDir: string, keep: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(stateDir).filter((e) => e !== 'last' && fs.statSync(path.join(stateDir, e)).isDirectory());
+  } catch {
+    return;
+  }
+  entries.sort();
+  for (const e of entries.slice(0, Math.max(0, entries.length - KEEP_RUNS))) if (e !== keep) fs.rmSync(path.join(stateDir, e), { recursive: true, force: true });
+}
+
+/** Saves the run record atomically and points `last` at it. */
+export function saveRun(run: BakeRun, stateDir: string): string {
+  const file = path.join(run.runDir, 'run.json');
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  fs.writeSync(fd, JSON.stringify(run, null, 1));
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+  const lastTmp = path.join(stateDir, `last.tmp-${process.pid}`);
+  fs.writeFileSync(lastTmp, run.runId + '\n');
+  fs.renameSync(lastTmp, path.join(stateDir, 'last'));
+  return file;
+}
+
+/** Loads a saved run (default: the last one). */
+export function loadRun(stateDir = bakeStateDir(), runId?: string): BakeRun {
+  let id = runId;
+  if (!id) {
+    try {
+      id = fs.readFileSync(path.join(stateDir, 'last'), 'utf8').trim();
+    } catch {
+      throw new Error(`no bake run recorded yet under ${stateDir}`);
+    }
+  }
+  return JSON.parse(fs.readFileSync(path.join(stateDir, id, 'run.json'), 'utf8')) as BakeRun;
+}
+
+/**
+ * Builds a bake definition: each target once, after the targets its contexts name; up to `jobs`
+ * at a time, the longest remaining chain first. A failure skips its dependents; without
+ * `keepGoing` nothing new starts after a failure (running builds finish).
+ */
+export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): Promise<BakeRun> {
+  const sel = select(def, opts.targets ?? []);
+  const graph: TargetGraph = buildGraph(def, sel.targets);
+  const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const runId = opts.runId ?? newRunId();
+  const stateDir = opts.stateDir ?? bakeStateDir(env);
+  const runDir = path.join(stateDir, runId);
+  const logDir = path.join(runDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+
+  const needed = new Set(sel.targets.flatMap((t) => targetDeps(def.targets[t]!)));
+  const planCtx: PlanContext = { cwd, runId, runDir, env, push: opts.push, noCache: opts.noCache, needed };
+  // plan everything first: a missing context is reported before any build starts
+  const plans = new Map(graph.order.map((t) => [t, planTarget(def, t, planCtx)] as const));
+  const build = opts.build ?? (await defaultBuild());
+
+  const t0 = Date.now();
+  const rel = () => Date.now() - t0;
+  const emit = (e: BakeEvent) => opts.onEvent?.(e);
+  const records = new Map<string, TargetRecord>();
+  for (const t of graph.order) {
+    records.set(t, {
+      name: t,
+      status: 'pending',
+      deps: graph.deps[t]!,
+      steps: [],
+      tags: plans.get(t)!.tags ?? [],
+      logFile: path.join(logDir, `${t}.log`),
+      source: def.sources[t],
+    });
+  }
+  emit({ kind: 'run-start', time: t0, runId, targets: graph.order, jobs });
+
+  let stopped = false;
+  const running = new Set<Promise<void>>();
+  const skip = (t: string, reason: string) => {
+    const r = records.get(t)!;
+    if (r.status !== 'pending') return;
+    r.status = 'skipped';
+    r.reason = reason;
+    fs.writeFileSync(r.logFile, `skipped: ${reason}\n`);
+    emit({ kind: 'target-done', time: Date.now(), target: t, status: 'skipped', reason });
+  };
+
+  const runOne = async (t: string) => {
+    const r = records.get(t)!;
+    r.status = 'running';
+    r.start = rel();
+    emit({ kind: 'target-start', time: Date.now(), target: t });
+    const log = fs.createWriteStream(r.logFile);
+    const stamp = () => `${(rel() / 1000).toFixed(3).padStart(8)}s`;
+    log.write(`${stamp()} build ${t}\n`);
+    const open = new Map<string, StepRecord>();
+    const onProgress = (e: ProgressEvent) => {
+      const key = `${e.kind === 'export' ? '' : e.stage}#${'step' in e ? e.step : ''}`;
+      if (e.kind === 'step-start') {
+        const s: StepRecord = { stage: e.stage, step: e.step, total: e.total, text: e.text, start: e.time - t0 };
+        r.steps.push(s);
+        open.set(key, s);
+        log.write(`${stamp()} [${e.stage} ${e.step}/${e.total}] ${e.text}\n`);
+      } else if (e.kind === 'step-log') {
+        log.write(e.data.endsWith('\n') ? e.data : e.data + '\n');
+      } else if (e.kind === 'step-done') {
+        const s = open.get(key);
+        if (s) {
+          s.end = e.time - t0;
+          s.cached = e.cached;
+          open.delete(key);
+        }
+        log.write(`${stamp()} [${e.stage} ${e.step}] ${e.cached ? 'CACHED' : `done in ${(e.durationMs / 1000).toFixed(2)}s`}\n`);
+      } else if (e.kind === 'export') log.write(`${stamp()} export ${e.what}\n`);
+      emit({ kind: 'progress', time: Date.now(), target: t, event: e });
+    };
+    try {
+      const result = await build({ ...plans.get(t)!, onProgress, signal: opts.signal });
+      r.status = 'done';
+      r.result = result;
+      r.tags = result.tags?.length ? result.tags : r.tags;
+      log.write(`${stamp()} done ${result.manifestDigest}\n`);
+      emit({ kind: 'target-done', time: Date.now(), target: t, status: 'done', result });
+    } catch (e) {
+      r.status = 'failed';
+      r.error = e instanceof Error ? e.message : String(e);
+      log.write(`${stamp()} FAILED: ${r.error}\n`);
+      emit({ kind: 'target-done', time: Date.now(), target: t, status: 'failed', error: r.error });
+      for (const d of transitiveDependents(graph, t)) skip(d, `dependency ${t} failed`);
+      if (!opts.keepGoing) stopped = true;
+    } finally {
+      r.end = rel();
+      r.durationMs = r.end - r.start!;
+      await new Promise<void>((res) => log.end(res));
+    }
+  };
+
+  const order = new Map(graph.order.map((t, i) => [t, i]));
+  const ready = () =>
+    graph.order
+      .filter((t) => records.get(t)!.status === 'pending' && graph.deps[t]!.every((d) => records.get(d)!.status === 'done'))
+      .sort((a, b) => graph.height[b]! - graph.height[a]! || order.get(a)! - order.get(b)!);
+
+  try {
+    while (true) {
+      if (opts.signal?.aborted) stopped = true;
+      if (!stopped) {
+        for (const t of ready()) {
+          if (running.size >= jobs) break;
+          const p: Promise<void> = runOne(t).finally(() => running.delete(p));
+          running.add(p);
+        }
+      }
+      if (!running.size) break;
+      await Promise.race(running);
+    }
+  } finally {
+    await Promise.allSettled(running);
+    fs.rmSync(path.join(runDir, 'secrets'), { recursive: true, force: true });
+  }
+  const failed = [...records.values()].filter((r) => r.status === 'failed').map((r) => r.name);
+  for (const t of graph.order) skip(t, opts.signal?.aborted ? 'cancelled' : `not started: the bake stopped after ${failed.join(', ')} failed`);
+
+  const run: BakeRun = {
+    version: 1,
+    runId,
+    startedAt: t0,
+    durationMs: rel(),
+    jobs,
+    keepGoing: !!opts.keepGoing,
+    requested: sel.requested,
+    ok: [...records.values()].every((r) => r.status === 'done'),
+    targets: graph.order.map((t) => records.get(t)!),
+    runDir,
+  };
+  saveRun(run, stateDir);
+  pruneRuns(stateDir, runId);
+  emit({ kind: 'run-done', time: Date.now(), ok: run.ok });
+  return run;
+}
