@@ -1,5 +1,22 @@
+/**
+ * Dockerfile frontend: text -> instructions (BuildKit-compatible lexing), typed commands, shell-word
+ * expansion, RUN --mount parsing and the stage plan. Words in commands are raw; the solver expands them.
+ */
 export * from './types.js';
 export { parseDockerfile, parseHeredocWord, heredocsInLine } from './parser.js';
 export { dumpBuildkit, goQuote } from './dump.js';
 export { ShellLex, ShellExpansionError, type ShellLexOptions } from './shell.js';
-export function toCommands(df: unknown): unknown[] { void df; return []; }
+export * from './commands.js';
+export {
+  parseMount,
+  mountFrom,
+  parseChmod,
+  applyChmod,
+  parseChown,
+  parseSize,
+  type MountSpec,
+  type ChmodSpec,
+  type ChmodClause,
+  type ChownSpec,
+} from './mount.js';
+export * from './plan.js';

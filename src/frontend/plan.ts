@@ -1,0 +1,247 @@
+/** Stages of a Dockerfile, global ARGs, target selection and the order the target's stages build in. */
+import { InputError, SourceError } from '../util/errors.js';
+import { toCommands, type Command, type FromCmd } from './commands.js';
+import { mountFrom } from './mount.js';
+import { ShellExpansionError, ShellLex } from './shell.js';
+import type { Dockerfile } from './types.js';
+
+export interface PlatformSpec {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface Stage {
+  index: number;
+  /** Lower-cased stage name (`FROM x AS Name` -> 'name'). */
+  name?: string;
+  /** The FROM image after expanding global ARGs; may name another stage (see deps.stages). */
+  baseImage: string;
+  /** --platform after expanding global ARGs. */
+  platform?: string;
+  from: FromCmd;
+  /** Commands after the FROM. */
+  commands: Command[];
+  /** `baseStage` is set when FROM names an earlier stage. */
+  baseStage?: number;
+  deps: { stages: number[]; contexts: string[] };
+}
+
+export interface Plan {
+  /** ARGs before the first FROM, with build-arg overrides applied and defaults expanded. */
+  globalArgs: { key: string; value?: string }[];
+  /** Values usable in FROM: automatic platform args plus the global ARGs that have a value. */
+  globalEnv: Record<string, string>;
+  stages: Stage[];
+  target: number;
+  order: number[];
+}
+
+export interface PlanOptions {
+  buildArgs: Record<string, string>;
+  target?: string;
+  platform?: PlatformSpec;
+  buildPlatform?: PlatformSpec;
+}
+
+const NODE_ARCH: Record<string, PlatformSpec> = {
+  x64: { os: 'linux', architecture: 'amd64' },
+  arm64: { os: 'linux', architecture: 'arm64' },
+  arm: { os: 'linux', architecture: 'arm', variant: 'v7' },
+  ia32: { os: 'linux', architecture: '386' },
+  ppc64: { os: 'linux', architecture: 'ppc64le' },
+  s390x: { os: 'linux', architecture: 's390x' },
+  riscv64: { os: 'linux', architecture: 'riscv64' },
+};
+
+/** The platform of this machine in OCI terms. */
+export function hostPlatform(): PlatformSpec {
+  return { ...(NODE_ARCH[process.arch] ?? { os: 'linux', architecture: process.arch }) };
+}
+
+export function formatPlatform(p: PlatformSpec): string {
+  return `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
+}
+
+/** Parses `linux/amd64`, `linux/arm/v7`, `linux/arm64/v8`. */
+export function parsePlatform(s: string): PlatformSpec {
+  const parts = s.trim().toLowerCase().split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw new InputError(`invalid platform ${JSON.stringify(s)}: expected os/arch[/variant], e.g. linux/amd64`);
+  }
+  const p: PlatformSpec = { os: parts[0] as string, architecture: parts[1] as string };
+  if (parts[2]) p.variant = parts[2];
+  return p;
+}
+
+/** TARGETPLATFORM, TARGETOS, ... BUILDVARIANT as BuildKit defines them in the global scope. */
+export function automaticPlatformArgs(target: PlatformSpec, build: PlatformSpec): Record<string, string> {
+  return {
+    TARGETPLATFORM: formatPlatform(target),
+    TARGETOS: target.os,
+    TARGETARCH: target.architecture,
+    TARGETVARIANT: target.variant ?? '',
+    BUILDPLATFORM: formatPlatform(build),
+    BUILDOS: build.os,
+    BUILDARCH: build.architecture,
+    BUILDVARIANT: build.variant ?? '',
+  };
+}
+
+export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
+  const commands = toCommands(df);
+  const lex = new ShellLex(df.escape);
+  const build = opts.buildPlatform ?? hostPlatform();
+  const target = opts.platform ?? build;
+  const autoArgs = automaticPlatformArgs(target, build);
+  const globalEnv: Record<string, string> = { ...autoArgs };
+  const globalArgs: { key: string; value?: string }[] = [];
+
+  const expand = (word: string, env: Record<string, string>, c: Command): string => {
+    try {
+      return lex.expandWord(word, env);
+    } catch (e) {
+      if (e instanceof ShellExpansionError) throw new SourceError(df.file, c.ins.line, c.ins.column, `${e.message} in ${JSON.stringify(word)}`);
+      throw e;
+    }
+  };
+
+  let i = 0;
+  for (; i < commands.length; i++) {
+    const c = commands[i] as Command;
+    if (c.kind === 'from') break;
+    if (c.kind !== 'arg') {
+      throw new SourceError(df.file, c.ins.line, c.ins.column, `${c.ins.keyword} must come after a FROM instruction: only ARG may precede the first FROM`);
+    }
+    for (const p of c.pairs) {
+      let value: string | undefined;
+      if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) value = opts.buildArgs[p.key];
+      else if (p.value !== undefined) value = expand(p.value, globalEnv, c);
+      const entry: { key: string; value?: string } = { key: p.key };
+      if (value !== undefined) {
+        entry.value = value;
+        globalEnv[p.key] = value;
+      }
+      globalArgs.push(entry);
+    }
+  }
+  if (i >= commands.length) {
+    const last = df.instructions[df.instructions.length - 1];
+    throw new SourceError(df.file, last?.line ?? 1, last?.column ?? 1, 'no FROM instruction: expected FROM <image> to start a build stage');
+  }
+
+  const stages: Stage[] = [];
+  for (; i < commands.length; i++) {
+    const c = commands[i] as Command;
+    if (c.kind === 'from') {
+      const baseImage = expand(c.image, globalEnv, c);
+      if (baseImage === '') throw new SourceError(df.file, c.ins.line, c.ins.column, `base name (${c.image}) should not be blank`);
+      const st: Stage = { index: stages.length, baseImage, from: c, commands: [], deps: { stages: [], contexts: [] } };
+      if (c.name !== undefined) {
+        const dup = stages.find((s) => s.name === c.name);
+        if (dup) throw new SourceError(df.file, c.ins.line, c.ins.column, `duplicate stage name ${JSON.stringify(c.name)} (first defined on line ${dup.from.ins.line})`);
+        st.name = c.name;
+      }
+      if (c.platform !== undefined) st.platform = expand(c.platform, globalEnv, c);
+      stages.push(st);
+    } else {
+      (stages[stages.length - 1] as Stage).commands.push(c);
+    }
+  }
+
+  const byName = new Map<string, number>();
+  stages.forEach((s) => {
+    if (s.name) byName.set(s.name, s.index);
+  });
+
+  for (const st of stages) {
+    const base = byName.get(st.baseImage.toLowerCase());
+    if (base !== undefined) {
+      if (base >= st.index) {
+        throw new SourceError(df.file, st.from.ins.line, st.from.ins.column, `FROM ${st.baseImage} refers to ${base === st.index ? 'its own stage' : 'a later stage'}: a stage can only build on an earlier one`);
+      }
+      st.baseStage = base;
+      addDep(st, base);
+    }
+    // Track the stage's ARG/ENV values to resolve `--from=$X` the way dispatch will.
+    const env: Record<string, string> = {};
+    for (const c of st.commands) {
+      if (c.kind === 'arg') {
+        for (const p of c.pairs) {
+          if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) env[p.key] = opts.buildArgs[p.key] as string;
+          else if (p.value !== undefined) env[p.key] = safeExpand(lex, p.value, env);
+          else if (Object.prototype.hasOwnProperty.call(globalEnv, p.key)) env[p.key] = globalEnv[p.key] as string;
+        }
+      } else if (c.kind === 'env') {
+        const snapshot = { ...env };
+        for (const p of c.pairs) env[safeExpand(lex, p.key, snapshot)] = safeExpand(lex, p.value, snapshot);
+      } else if (c.kind === 'copy' && c.from !== undefined) {
+        resolveRef(st, safeExpand(lex, c.from, env), c);
+      } else if (c.kind === 'run') {
+        for (const m of c.mounts) {
+          const from = mountFrom(safeExpand(lex, m, env));
+          if (from !== undefined && from !== '') resolveRef(st, from, c);
+        }
+      }
+    }
+  }
+
+  function addDep(st: Stage, idx: number): void {
+    if (!st.deps.stages.includes(idx)) st.deps.stages.push(idx);
+  }
+
+  function resolveRef(st: Stage, ref: string, c: Command): void {
+    const named = byName.get(ref.toLowerCase());
+    if (named !== undefined) {
+      if (named === st.index) throw new SourceError(df.file, c.ins.line, c.ins.column, `${ref} refers to the current build stage`);
+      addDep(st, named);
+      return;
+    }
+    if (/^\d+$/.test(ref)) {
+      const idx = Number(ref);
+      if (idx >= st.index) {
+        throw new SourceError(df.file, c.ins.line, c.ins.column, `invalid stage index ${ref}: a stage can only be referred to by index from a later stage`);
+      }
+      addDep(st, idx);
+      return;
+    }
+    if (!st.deps.contexts.includes(ref)) st.deps.contexts.push(ref);
+  }
+
+  let targetIdx = stages.length - 1;
+  if (opts.target !== undefined && opts.target !== '') {
+    const t = byName.get(opts.target.toLowerCase());
+    if (t === undefined) {
+      const names = stages.filter((s) => s.name).map((s) => s.name as string);
+      throw new InputError(`target stage ${JSON.stringify(opts.target)} could not be found in ${df.file}; stages: ${names.length ? names.join(', ') : '(no named stages)'}`);
+    }
+    targetIdx = t;
+  }
+
+  const order: number[] = [];
+  const state = new Map<number, 'visiting' | 'done'>();
+  const visit = (idx: number, path: number[]): void => {
+    const s = state.get(idx);
+    if (s === 'done') return;
+    const st = stages[idx] as Stage;
+    if (s === 'visiting') {
+      const cycle = [...path.slice(path.indexOf(idx)), idx].map((n) => stages[n]?.name ?? String(n));
+      throw new SourceError(df.file, st.from.ins.line, st.from.ins.column, `circular dependency detected on stage ${st.name ?? idx}: ${cycle.join(' -> ')}`);
+    }
+    state.set(idx, 'visiting');
+    for (const d of [...st.deps.stages].sort((a, b) => a - b)) visit(d, [...path, idx]);
+    state.set(idx, 'done');
+    order.push(idx);
+  };
+  visit(targetIdx, []);
+
+  return { globalArgs, globalEnv, stages, target: targetIdx, order };
+}
+
+function safeExpand(lex: ShellLex, word: string, env: Record<string, string>): string {
+  try {
+    return lex.expandWord(word, env);
+  } catch {
+    return word;
+  }
+}
