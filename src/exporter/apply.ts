@@ -1,0 +1,321 @@
+import { spawn } from 'node:child_process';
+import { constants as C, createReadStream, promises as fsp, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { InputError, StratumError } from '../util/errors.js';
+import { run } from '../util/exec.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer.js';
+import { TarReader, type TarEntry } from './tar.js';
+import { restoreXattrs } from './xattr.js';
+
+export interface ApplyOptions {
+  /**
+   * 'overlay': dest is a fresh snapshot dir; whiteouts become char devices 0/0 and opaque markers the
+   * trusted.overlay.opaque=y xattr. 'flat': apply onto an existing rootfs (whiteouts delete).
+   */
+  format: 'overlay' | 'flat';
+}
+
+/** Opens a layer blob as a stream of uncompressed tar bytes (compression sniffed from the magic bytes). */
+export async function openLayerStream(file: string): Promise<{ stream: AsyncIterable<Buffer>; close: () => void }> {
+  const fh = await fsp.open(file, 'r');
+  const magic = Buffer.alloc(4);
+  try {
+    await fh.read(magic, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  const gzip = magic[0] === 0x1f && magic[1] === 0x8b;
+  const zstd = magic.readUInt32LE(0) === 0xfd2fb528;
+  if (gzip) {
+    const src = createReadStream(file, { highWaterMark: 1 << 20 });
+    const gun = zlib.createGunzip({ chunkSize: 256 * 1024 });
+    src.on('error', (e) => gun.destroy(e));
+    src.pipe(gun);
+    return { stream: gun, close: () => (src.destroy(), gun.destroy()) };
+  }
+  if (zstd) {
+    const child = spawn('zstd', ['-d', '-c', '-q', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const err: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const exit = new Promise<void>((resolve, reject) => {
+      child.on('error', (e: NodeJS.ErrnoException) =>
+        reject(e.code === 'ENOENT' ? new StratumError('zstd: command not found (apt-get install zstd)', 3) : e),
+      );
+      child.on('close', (code, sig) =>
+        code === 0 || sig === 'SIGKILL' ? resolve() : reject(new StratumError(`zstd -d ${file} failed: ${Buffer.concat(err).toString().trim()}`)),
+      );
+    });
+    async function* gen() {
+      for await (const c of child.stdout) yield c as Buffer;
+      await exit;
+    }
+    return { stream: gen(), close: () => child.kill('SIGKILL') };
+  }
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  return { stream: src, close: () => src.destroy() };
+}
+
+/**
+ * Extracts a (compressed) layer tar into `dest`, refusing any entry that could write outside it: absolute paths,
+ * `..`, paths through symlinks, hardlinks leaving the root, and symlinks whose relative target climbs above the
+ * root. When this call created `dest`, any failure removes it.
+ */
+export async function applyLayer(blob: { path: string; mediaType: string }, dest: string, opts: ApplyOptions): Promise<void> {
+  const root = path.resolve(dest);
+  let created = false;
+  const st = await fsp.lstat(root).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (!st) {
+    await fsp.mkdir(path.dirname(root), { recursive: true });
+    await fsp.mkdir(root, { mode: 0o755 });
+    created = true;
+  } else if (!st.isDirectory()) {
+    throw new InputError(`${root} is not a directory`);
+  } else if (opts.format === 'overlay' && (await fsp.readdir(root)).length > 0) {
+    throw new InputError(`snapshot dir ${root} is not empty`);
+  }
+  const { stream, close } = await openLayerStream(blob.path);
+  const reader = new TarReader(stream);
+  try {
+    const applier = new Applier(root, opts.format, blob.path);
+    for (;;) {
+      const e = await reader.next();
+      if (!e) break;
+      await applier.entry(e, reader);
+    }
+    await applier.finish();
+  } catch (e) {
+    close();
+    if (created) await fsp.rm(root, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await reader.close().catch(() => undefined);
+  }
+}
+
+class Applier {
+  readonly #root: string;
+  readonly #format: 'overlay' | 'flat';
+  readonly #layer: string;
+  /** Relative paths known to be real directories (every ancestor of a member is a member too). */
+  readonly #dirs = new Set<string>(['']);
+  /** Paths this layer wrote: whiteouts and opaque markers only hide what lower layers had. */
+  readonly #mine = new Set<string>();
+  readonly #dirTimes: { rel: string; mtime: number }[] = [];
+  readonly #whiteouts = new Map<string, number>();
+  readonly #opaque: string[] = [];
+  readonly #xattrs: { path: string; xattrs: Map<string, Buffer> }[] = [];
+
+  constructor(root: string, format: 'overlay' | 'flat', layer: string) {
+    this.#root = root;
+    this.#format = format;
+    this.#layer = layer;
+  }
+
+  #refuse(e: TarEntry, why: string): never {
+    throw new InputError(`layer ${this.#layer}: refusing entry ${JSON.stringify(e.path)}: ${why}`);
+  }
+
+  /** Normalises an archive path to a relative one, refusing absolute paths and `..`. */
+  #clean(e: TarEntry, p: string, what = 'path'): string {
+    if (p.startsWith('/')) this.#refuse(e, `absolute ${what}`);
+    if (p.includes('\0')) this.#refuse(e, `NUL in ${what}`);
+    const parts = p.split('/').filter((x) => x !== '' && x !== '.');
+    if (parts.includes('..')) this.#refuse(e, `${what} contains a ".." component`);
+    return parts.join('/');
+  }
+
+  #abs(rel: string): string {
+    return rel === '' ? this.#root : path.join(this.#root, rel);
+  }
+
+  async #lstat(rel: string): Promise<Stats | undefined> {
+    try {
+      return await fsp.lstat(this.#abs(rel));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** Makes sure every directory above `rel` is a real directory (creating missing ones), never a symlink. */
+  async #parents(e: TarEntry, rel: string, create = true): Promise<void> {
+    const parts = rel.split('/');
+    parts.pop();
+    let cur = '';
+    for (const part of parts) {
+      cur = cur ? `${cur}/${part}` : part;
+      if (this.#dirs.has(cur)) continue;
+      const st = await this.#lstat(cur);
+      if (!st) {
+        if (!create) this.#refuse(e, `${cur} does not exist`);
+        await fsp.mkdir(this.#abs(cur), { mode: 0o755 });
+        this.#mine.add(cur);
+      } else if (st.isSymbolicLink()) {
+        this.#refuse(e, `its parent ${cur} is a symlink`);
+      } else if (!st.isDirectory()) {
+        this.#refuse(e, `its parent ${cur} is not a directory`);
+      }
+      this.#dirs.add(cur);
+    }
+  }
+
+  /** Forget cached directories at or below `rel` (it is being replaced or removed). */
+  #forget(rel: string): void {
+    if (!this.#dirs.has(rel)) return;
+    const prefix = rel + '/';
+    for (const d of this.#dirs) if (d === rel || d.startsWith(prefix)) this.#dirs.delete(d);
+  }
+
+  async #remove(rel: string): Promise<void> {
+    this.#forget(rel);
+    await fsp.rm(this.#abs(rel), { recursive: true, force: true });
+  }
+
+  async entry(e: TarEntry, reader: TarReader): Promise<void> {
+    const rel = this.#clean(e, e.path);
+    const base = rel.slice(rel.lastIndexOf('/') + 1);
+    const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      await this.#parents(e, rel);
+      if (base === OPAQUE_MARKER) {
+        if (this.#format === 'overlay') this.#opaque.push(this.#abs(parent));
+        else await this.#clearDir(parent);
+      } else if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
+        // other aufs metadata (.wh..wh.plnk etc.): meaningless here
+      } else {
+        const target = (parent ? parent + '/' : '') + base.slice(WHITEOUT_PREFIX.length);
+        if (this.#mine.has(target)) return;
+        if (this.#format === 'overlay') this.#whiteouts.set(this.#abs(target), e.mtime);
+        else await this.#remove(target);
+      }
+      return;
+    }
+
+    if (rel === '') {
+      // the root itself ("./"): take its metadata
+      if (e.type === '5') await this.#meta(this.#root, e, true);
+      return;
+    }
+    await this.#parents(e, rel);
+    const abs = this.#abs(rel);
+    const existing = this.#format === 'flat' || this.#mine.has(rel) ? await this.#lstat(rel) : undefined;
+    this.#mine.add(rel);
+
+    if (e.type === '5') {
+      if (existing && !existing.isDirectory()) await this.#remove(rel);
+      if (!existing || !existing.isDirectory()) await fsp.mkdir(abs, { mode: 0o700 });
+      this.#dirs.add(rel);
+      await this.#meta(abs, e, true);
+      this.#keepXattrs(abs, e);
+      return;
+    }
+    if (existing) {
+      if (existing.isDirectory()) await this.#remove(rel);
+      else await fsp.unlink(abs);
+    }
+
+    switch (e.type) {
+      case '0': {
+        const fh = await fsp.open(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+        try {
+          let written = 0;
+          for await (const chunk of reader.body()) {
+            let off = 0;
+            while (off < chunk.length) {
+              const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+              off += bytesWritten;
+            }
+            written += chunk.length;
+          }
+          if (written !== e.size) throw new StratumError(`layer ${this.#layer}: truncated data for ${e.path}`);
+          await fh.chown(e.uid, e.gid);
+          await fh.chmod(e.mode & 0o7777);
+          await fh.utimes(e.mtime, e.mtime);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case '1': {
+        const target = this.#clean(e, e.linkpath, 'hardlink target');
+        if (target === '') this.#refuse(e, 'hardlink to the root directory');
+        await this.#parents(e, target, false);
+        const tst = await this.#lstat(target);
+        if (!tst) this.#refuse(e, `hardlink target ${target} does not exist`);
+        if (tst.isDirectory()) this.#refuse(e, `hardlink target ${target} is a directory`);
+        // link(2) does not follow a symlink target, so this never reaches outside the root.
+        await fsp.link(this.#abs(target), abs);
+        break;
+      }
+      case '2': {
+        const t = e.linkpath;
+        if (!t) this.#refuse(e, 'empty symlink target');
+        if (!t.startsWith('/')) {
+          const resolved = path.posix.normalize(path.posix.join(parent || '.', t));
+          if (resolved === '..' || resolved.startsWith('../')) this.#refuse(e, `symlink target ${JSON.stringify(t)} climbs above the root`);
+        }
+        await fsp.symlink(t, abs);
+        await fsp.lchown(abs, e.uid, e.gid);
+        await fsp.lutimes(abs, e.mtime, e.mtime);
+        break;
+      }
+      case '3':
+      case '4':
+      case '6': {
+        const args = ['-m', (e.mode & 0o7777).toString(8), '--', abs];
+        if (e.type === '6') args.push('p');
+        else args.push(e.type === '3' ? 'c' : 'b', String(e.devmajor), String(e.devminor));
+        await run('mknod', args);
+        await fsp.lchown(abs, e.uid, e.gid);
+        await fsp.chmod(abs, e.mode & 0o7777);
+        await fsp.lutimes(abs, e.mtime, e.mtime);
+        break;
+      }
+      default:
+        this.#refuse(e, `unsupported entry type ${JSON.stringify(e.type)}`);
+    }
+    if (e.type !== '2') this.#keepXattrs(abs, e);
+  }
+
+  /** Only capabilities and user.* xattrs: trusted.overlay.* from an archive could steer overlayfs. */
+  #keepXattrs(abs: string, e: TarEntry): void {
+    const keep = new Map([...e.xattrs].filter(([k]) => k === 'security.capability' || k.startsWith('user.')));
+    if (keep.size) this.#xattrs.push({ path: abs, xattrs: keep });
+  }
+
+  async #meta(abs: string, e: TarEntry, dir: boolean): Promise<void> {
+    await fsp.lchown(abs, e.uid, e.gid);
+    await fsp.chmod(abs, e.mode & 0o7777);
+    if (dir) this.#dirTimes.push({ rel: abs, mtime: e.mtime });
+  }
+
+  /** Opaque marker in flat mode: drop what lower layers had in the directory, keep this layer's entries. */
+  async #clearDir(rel: string): Promise<void> {
+    const names = await fsp.readdir(this.#abs(rel));
+    for (const n of names) {
+      const child = rel ? `${rel}/${n}` : n;
+      if (!this.#mine.has(child)) await this.#remove(child);
+    }
+  }
+
+  async finish(): Promise<void> {
+    if (this.#whiteouts.size) {
+      // One xargs instead of one process per whiteout; paths are absolute so none looks like an option.
+      await run('xargs', ['-0', '-r', '-I{}', 'mknod', '{}', 'c', '0', '0'], { input: [...this.#whiteouts.keys()].join('\0') + '\0' });
+      for (const [p, t] of this.#whiteouts) await fsp.lutimes(p, t, t);
+    }
+    if (this.#opaque.length) {
+      await restoreXattrs(this.#opaque.map((p) => ({ path: p, xattrs: new Map([['trusted.overlay.opaque', Buffer.from('y')]]) })));
+    }
+    // capabilities last: chown clears security.capability
+    await restoreXattrs(this.#xattrs);
+    // directory mtimes after everything inside them was written, deepest first
+    this.#dirTimes.sort((a, b) => b.rel.length - a.rel.length);
+    for (const d of this.#dirTimes) await fsp.utimes(d.rel, d.mtime, d.mtime);
+  }
+}
