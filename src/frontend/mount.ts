@@ -254,7 +254,7 @@ export function parseChmod(value: string): ChmodSpec {
     if (!m) throw new Error(`invalid chmod ${JSON.stringify(value)}: expected octal like 0755 or symbolic like u=rwX,go=rX`);
     let who = m[1] as string;
     if (who.includes('a')) who = 'ugo';
-    for (const action of (m[2] as string).matchAll(/([+=-])([rwxXst]*|[ugo])/g)) {
+    for (const action of (m[2] as string).matchAll(/([+=-])([ugo](?![rwxXst])|[rwxXst]*)/g)) {
       clauses.push({ who, op: action[1] as ChmodClause['op'], perms: action[2] as string });
     }
   }
