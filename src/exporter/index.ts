@@ -1,0 +1,9 @@
+export { writeLayer, layerMediaType, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
+export { applyLayer, openLayerStream, type ApplyOptions } from './apply.js';
+export { writeImage, collectBlobs, readManifest, pickPlatform } from './image.js';
+export { exportOciLayout, importOciLayout } from './oci.js';
+export { exportDockerArchive } from './docker.js';
+export { exportRootfs } from './rootfs.js';
+export { importTarball, type ImportTarballOptions } from './tarball.js';
+export { writeOutput } from './atomic.js';
+export { TarReader, encodeHeader, type TarEntry, type TarHeader } from './tar.js';
