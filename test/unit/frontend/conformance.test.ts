@@ -34,3 +34,15 @@ for (const name of dirs('negative')) {
     assert.throws(() => toCommands(parseDockerfile(text, `${name}/Dockerfile`)), { name: 'SourceError' });
   });
 }
+
+// Cases BuildKit parses but whose instructions are then rejected (unknown flags, HEALTHCHECK without CMD).
+const rejectedAfterParse = new Set(['flags', 'health']);
+
+test('positive cases validate with toCommands, except the ones BuildKit rejects after parsing', () => {
+  for (const name of dirs('positive')) {
+    const text = fs.readFileSync(path.join(corpus, 'positive', name, 'Dockerfile'), 'utf8');
+    const run = (): unknown => toCommands(parseDockerfile(text, name));
+    if (rejectedAfterParse.has(name)) assert.throws(run, { name: 'SourceError' }, name);
+    else assert.doesNotThrow(run, name);
+  }
+});
