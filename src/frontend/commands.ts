@@ -32,7 +32,10 @@ export interface RunCmd extends Base {
 
 export interface CopyCmd extends Base {
   kind: 'copy' | 'add';
-  /** All sources in order; a heredoc source appears as its name (see `heredocs`). */
+  /**
+   * All sources in order, raw; a heredoc source appears as written (`<<EOF`, `<<-'EOF'`), its body is the
+   * next entry of `heredocs` (parseHeredocWord(source) gives its name).
+   */
   sources: string[];
   /** The sources that are paths/URLs (heredoc sources left out). */
   paths: string[];
@@ -125,6 +128,8 @@ export interface OnbuildCmd extends Base {
 export interface MaintainerCmd extends Base {
   kind: 'maintainer';
   maintainer: string;
+  /** Same as `maintainer` (the image config's author). */
+  name: string;
 }
 
 export type Command =
@@ -286,7 +291,7 @@ function toCommand(ins: Instruction, file: string, escape: '\\' | '`'): Command 
           const doc = ins.heredocs[heredocs.length];
           if (!doc) fail(`${ins.keyword}: heredoc ${w} has no body`);
           heredocs.push(doc as Heredoc);
-          sources.push(h.name);
+          sources.push(w);
         } else {
           sources.push(w);
           paths.push(w);
@@ -340,7 +345,7 @@ function toCommand(ins: Instruction, file: string, escape: '\\' | '`'): Command 
       return { kind: 'stopsignal', ins, signal: ins.args };
     case 'MAINTAINER':
       requireArgs(ins, fail, 'exactly one argument');
-      return { kind: 'maintainer', ins, maintainer: ins.args };
+      return { kind: 'maintainer', ins, maintainer: ins.args, name: ins.args };
     case 'SHELL':
       if (!ins.json) fail('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]');
       if (ins.json?.length === 0) fail('SHELL requires at least one argument');

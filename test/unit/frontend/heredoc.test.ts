@@ -51,7 +51,7 @@ test('quoted delimiters disable expansion', () => {
 test('COPY <<EOF /path gives an inline source', () => {
   const cmd = only<CopyCmd>('FROM x\nCOPY --chmod=755 <<EOF /usr/local/bin/hello\n#!/bin/sh\necho hi\nEOF\n');
   assert.equal(cmd.kind, 'copy');
-  assert.deepEqual(cmd.sources, ['EOF']);
+  assert.deepEqual(cmd.sources, ['<<EOF']);
   assert.deepEqual(cmd.paths, []);
   assert.equal(cmd.dest, '/usr/local/bin/hello');
   assert.equal(cmd.chmod, '755');
@@ -59,10 +59,10 @@ test('COPY <<EOF /path gives an inline source', () => {
 });
 
 test('COPY mixing files and heredocs keeps order', () => {
-  const cmd = only<CopyCmd>('FROM x\nCOPY a.txt <<one <<two /dst/\n1\none\n2\ntwo\n');
-  assert.deepEqual(cmd.sources, ['a.txt', 'one', 'two']);
+  const cmd = only<CopyCmd>('FROM x\nCOPY a.txt <<one <<-"two" /dst/\n1\none\n\t2\n\ttwo\n');
+  assert.deepEqual(cmd.sources, ['a.txt', '<<one', '<<-"two"']);
   assert.deepEqual(cmd.paths, ['a.txt']);
-  assert.deepEqual(cmd.heredocs.map((h) => h.content), ['1\n', '2\n']);
+  assert.deepEqual(cmd.heredocs.map((h) => [h.name, h.content, h.expand]), [['one', '1\n', true], ['two', '2\n', false]]);
 });
 
 test("RUN <<EOF with python3 <<'X' inside: only the outer line's heredocs are Dockerfile heredocs", () => {
