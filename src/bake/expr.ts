@@ -314,7 +314,7 @@ class Parser {
         this.pos += 3;
         return { t: 'splat', obj: n, each: this.splatChain(false) };
       }
-      if (c === '.') {
+      if (c === '.' && this.peek(1) !== '.') {
         this.pos++;
         this.ws();
         if (/[0-9]/.test(this.peek())) {

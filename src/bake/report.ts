@@ -1,0 +1,236 @@
+/**
+ * One self-contained HTML page for a bake run: dependency graph (layered DAG, laid out here),
+ * timeline of targets and their steps in parallel lanes, and image sizes per layer.
+ * No scripts or external resources: it opens from a file, a CI artifact or a mail attachment.
+ */
+import type { BakeRun, TargetRecord } from './schedule.js';
+import { humanDuration, humanSize } from './summary.js';
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const STATUS_FILL: Record<string, string> = { done: '#e3f4e6', failed: '#fde2e1', skipped: '#eceff1', pending: '#eceff1', running: '#fff4d6' };
+const STATUS_STROKE: Record<string, string> = { done: '#2e7d32', failed: '#c62828', skipped: '#90a4ae', pending: '#90a4ae', running: '#f9a825' };
+
+function trunc(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n - 1) + '…' : s;
+}
+
+export interface GraphLayout {
+  width: number;
+  height: number;
+  nodes: { name: string; x: number; y: number; w: number; h: number }[];
+  edges: { from: string; to: string; d: string }[];
+}
+
+/**
+ * Layers by longest dependency chain (left to right); within a layer, nodes are ordered by the
+ * mean position of their dependencies (a few barycenter sweeps) to keep edges short and uncrossed.
+ */
+export function layoutGraph(targets: Pick<TargetRecord, 'name' | 'deps'>[]): GraphLayout {
+  const W = 180;
+  const H = 40;
+  const GX = 90;
+  const GY = 18;
+  const PAD = 20;
+  const byName = new Map(targets.map((t) => [t.name, t]));
+  const depth = new Map<string, number>();
+  const depthOf = (n: string, seen: string[] = []): number => {
+    const d = depth.get(n);
+    if (d !== undefined) return d;
+    if (seen.includes(n)) return 0;
+    const deps = (byName.get(n)?.deps ?? []).filter((x) => byName.has(x));
+    const v = deps.length ? Math.max(...deps.map((x) => depthOf(x, [...seen, n]))) + 1 : 0;
+    depth.set(n, v);
+    return v;
+  };
+  targets.forEach((t) => depthOf(t.name));
+  const layers: string[][] = [];
+  for (const t of targets) (layers[depth.get(t.name)!] ??= []).push(t.name);
+  const pos = new Map<string, number>();
+  layers.forEach((l) => l.forEach((n, i) => pos.set(n, i)));
+  const dependents = new Map<string, string[]>();
+  for (const t of targets) for (const d of t.deps) if (byName.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), t.name]);
+  const mean = (xs: string[]) => (xs.length ? xs.reduce((a, x) => a + pos.get(x)!, 0) / xs.length : undefined);
+  for (let sweep = 0; sweep < 4; sweep++) {
+    const down = sweep % 2 === 0;
+    const seq = down ? layers.slice(1) : layers.slice(0, -1).reverse();
+    for (const l of seq) {
+      const key = new Map(l.map((n) => [n, mean(down ? (byName.get(n)!.deps.filter((x) => byName.has(x))) : (dependents.get(n) ?? [])) ?? pos.get(n)!]));
+      l.sort((a, b) => key.get(a)! - key.get(b)! || pos.get(a)! - pos.get(b)!);
+      l.forEach((n, i) => pos.set(n, i));
+    }
+  }
+  const tallest = Math.max(1, ...layers.map((l) => l.length));
+  const height = PAD * 2 + tallest * H + (tallest - 1) * GY;
+  const nodes: GraphLayout['nodes'] = [];
+  const at = new Map<string, { x: number; y: number }>();
+  layers.forEach((l, li) => {
+    const colH = l.length * H + (l.length - 1) * GY;
+    const top = (height - colH) / 2;
+    l.forEach((n, i) => {
+      const p = { x: PAD + li * (W + GX), y: top + i * (H + GY) };
+      at.set(n, p);
+      nodes.push({ name: n, ...p, w: W, h: H });
+    });
+  });
+  const edges: GraphLayout['edges'] = [];
+  for (const t of targets) {
+    for (const d of t.deps) {
+      const a = at.get(d);
+      const b = at.get(t.name);
+      if (!a || !b) continue;
+      const x1 = a.x + W;
+      const y1 = a.y + H / 2;
+      const x2 = b.x - 6;
+      const y2 = b.y + H / 2;
+      const mx = (x1 + x2) / 2;
+      edges.push({ from: d, to: t.name, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
+    }
+  }
+  return { width: PAD * 2 + layers.length * W + Math.max(0, layers.length - 1) * GX, height, nodes, edges };
+}
+
+function graphSvg(run: BakeRun): string {
+  const g = layoutGraph(run.targets);
+  const rec = new Map(run.targets.map((t) => [t.name, t]));
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="graph" width="${g.width}" height="${g.height}" viewBox="0 0 ${g.width} ${g.height}" role="img" aria-label="dependency graph">`);
+  parts.push('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#78909c"/></marker></defs>');
+  for (const e of g.edges) parts.push(`<path class="edge" data-from="${esc(e.from)}" data-to="${esc(e.to)}" d="${e.d}" fill="none" stroke="#90a4ae" stroke-width="1.5" marker-end="url(#arrow)"/>`);
+  for (const n of g.nodes) {
+    const t = rec.get(n.name)!;
+    const r = t.result;
+    const sub = r ? `${humanDuration(t.durationMs ?? 0)} · ${r.stepsCached}/${r.stepsTotal} cached` : t.status;
+    parts.push(
+      `<g class="node" data-testid="graph-node" data-target="${esc(n.name)}" data-status="${t.status}"><title>${esc(n.name)}: ${esc(t.status)}${t.error ? ' — ' + esc(t.error) : ''}</title>` +
+        `<rect x="${n.x}" y="${n.y}" width="${n.w}" height="${n.h}" rx="6" fill="${STATUS_FILL[t.status]}" stroke="${STATUS_STROKE[t.status]}" stroke-width="1.5"/>` +
+        `<text x="${n.x + 10}" y="${n.y + 17}" font-size="13" font-weight="600" fill="#263238">${esc(trunc(n.name, 22))}</text>` +
+        `<text x="${n.x + 10}" y="${n.y + 32}" font-size="11" fill="#546e7a">${esc(sub)}</text></g>`,
+    );
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** Greedy interval partitioning: each target takes the first lane free at its start. */
+export function assignLanes(targets: Pick<TargetRecord, 'name' | 'start' | 'end'>[]): Map<string, number> {
+  const laneEnd: number[] = [];
+  const lanes = new Map<string, number>();
+  for (const t of [...targets].filter((x) => x.start !== undefined).sort((a, b) => a.start! - b.start!)) {
+    let i = laneEnd.findIndex((e) => e <= t.start!);
+    if (i < 0) i = laneEnd.push(0) - 1;
+    laneEnd[i] = t.end ?? t.start!;
+    lanes.set(t.name, i);
+  }
+  return lanes;
+}
+
+function timelineSvg(run: BakeRun): string {
+  const started = run.targets.filter((t) => t.start !== undefined);
+  const lanes = assignLanes(run.targets);
+  const nLanes = Math.max(1, ...[...lanes.values()].map((l) => l + 1));
+  const LEFT = 10;
+  const WIDTH = 1000;
+  const LANE_H = 58;
+  const TOP = 24;
+  const total = Math.max(1, run.durationMs, ...started.map((t) => t.end ?? 0));
+  const x = (ms: number) => LEFT + (ms / total) * WIDTH;
+  const height = TOP + nLanes * LANE_H + 10;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" width="${LEFT * 2 + WIDTH}" height="${height}" viewBox="0 0 ${LEFT * 2 + WIDTH} ${height}" role="img" aria-label="timeline">`);
+  parts.push('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#cfd8dc"/><line x1="0" y1="0" x2="0" y2="6" stroke="#90a4ae" stroke-width="3"/></pattern></defs>');
+  const tick = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].map((s) => s * 1000).find((s) => total / s <= 10) ?? 3_600_000;
+  for (let t = 0; t <= total; t += tick) {
+    parts.push(`<line x1="${x(t)}" y1="${TOP - 6}" x2="${x(t)}" y2="${height - 6}" stroke="#eceff1"/><text x="${x(t) + 2}" y="${TOP - 10}" font-size="10" fill="#78909c">${esc(humanDuration(t))}</text>`);
+  }
+  for (let l = 0; l < nLanes; l++) parts.push(`<text x="${LEFT}" y="${TOP + l * LANE_H + 2}" font-size="9" fill="#b0bec5">lane ${l + 1}</text>`);
+  for (const t of started) {
+    const lane = lanes.get(t.name)!;
+    const y = TOP + lane * LANE_H + 6;
+    const x1 = x(t.start!);
+    const w = Math.max(2, x(t.end ?? t.start!) - x1);
+    parts.push(
+      `<g data-testid="timeline-bar" data-target="${esc(t.name)}" data-status="${t.status}" data-lane="${lane}"><title>${esc(t.name)} ${esc(humanDuration(t.durationMs ?? 0))} (${esc(t.status)})</title>` +
+        `<rect x="${x1}" y="${y}" width="${w}" height="22" rx="3" fill="${STATUS_FILL[t.status]}" stroke="${STATUS_STROKE[t.status]}"/>` +
+        `<text x="${x1 + 4}" y="${y + 15}" font-size="11" font-weight="600" fill="#263238">${esc(trunc(t.name, Math.max(3, Math.floor(w / 7))))}</text></g>`,
+    );
+    for (const s of t.steps) {
+      const sx = x(s.start);
+      const sw = Math.max(1.5, x(s.end ?? s.start) - sx);
+      const fill = s.cached ? 'url(#hatch)' : '#5c6bc0';
+      parts.push(
+        `<rect data-testid="step" data-target="${esc(t.name)}" data-cached="${s.cached ? 'true' : 'false'}" x="${sx}" y="${y + 26}" width="${sw}" height="12" fill="${fill}" stroke="#fff" stroke-width="0.5"><title>${esc(t.name)} ${esc(s.stage)} #${s.step}: ${esc(s.text)}${s.cached ? ' (cached)' : ''}${s.end !== undefined ? ` ${humanDuration(s.end - s.start)}` : ''}</title></rect>`,
+      );
+    }
+  }
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+const LAYER_COLORS = ['#5c6bc0', '#26a69a', '#ffa726', '#ab47bc', '#42a5f5', '#ef5350', '#8d6e63', '#66bb6a', '#ec407a', '#78909c'];
+
+function sizesHtml(run: BakeRun): string {
+  const built = run.targets.filter((t) => t.result);
+  if (!built.length) return '<p class="muted">No image was built.</p>';
+  const max = Math.max(1, ...built.map((t) => t.result!.size));
+  const rows = [...built].sort((a, b) => b.result!.size - a.result!.size).map((t) => {
+    const r = t.result!;
+    const segs = r.layers
+      .map((l, i) => {
+        const pct = (l.size / max) * 100;
+        return `<span class="layer" data-testid="layer" data-size="${l.size}" style="width:${pct.toFixed(3)}%;background:${LAYER_COLORS[i % LAYER_COLORS.length]}" title="${esc(`${humanSize(l.size)} ${l.createdBy}`)}"></span>`;
+      })
+      .join('');
+    const table = r.layers
+      .map((l, i) => `<tr><td>${i + 1}</td><td class="num">${esc(humanSize(l.size))}</td><td><code>${esc(l.digest.replace(/^sha256:/, '').slice(0, 12))}</code></td><td class="cmd">${esc(trunc(l.createdBy, 140))}</td></tr>`)
+      .join('');
+    return `<div class="size-row" data-testid="size-row" data-target="${esc(t.name)}" data-size="${r.size}">
+<div class="size-head"><b>${esc(t.name)}</b> <span class="size" data-testid="size-text">${esc(humanSize(r.size))}</span> <span class="muted">${r.layers.length} layer(s) · <code>${esc(r.manifestDigest.replace(/^sha256:/, '').slice(0, 12))}</code></span></div>
+<div class="bar">${segs}</div>
+<details><summary>layers</summary><table class="layers"><tr><th>#</th><th>size</th><th>digest</th><th>created by</th></tr>${table}</table></details></div>`;
+  });
+  return rows.join('\n');
+}
+
+/** Renders the run as one self-contained HTML document. */
+export function renderReport(run: BakeRun): string {
+  const count = (s: string) => run.targets.filter((t) => t.status === s).length;
+  const totalSteps = run.targets.reduce((a, t) => a + (t.result?.stepsTotal ?? 0), 0);
+  const cachedSteps = run.targets.reduce((a, t) => a + (t.result?.stepsCached ?? 0), 0);
+  const rows = run.targets
+    .map((t) => {
+      const r = t.result;
+      return `<tr data-testid="summary-row" data-target="${esc(t.name)}"><td>${esc(t.name)}</td><td class="st-${t.status}">${esc(t.status)}</td><td class="num">${t.durationMs !== undefined ? esc(humanDuration(t.durationMs)) : '-'}</td><td class="num">${r ? `${r.stepsCached}/${r.stepsTotal}` : '-'}</td><td class="num">${r ? esc(humanSize(r.size)) : '-'}</td><td class="num">${r ? r.layers.length : '-'}</td><td><code>${r ? esc(r.manifestDigest.replace(/^sha256:/, '').slice(0, 12)) : ''}</code></td><td class="err">${esc(t.error?.split('\n')[0] ?? t.reason ?? '')}</td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>stratum bake ${esc(run.runId)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#263238;margin:24px;background:#fafafa}
+h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-bottom:4px}
+.muted{color:#78909c} code{font:12px ui-monospace,Menlo,Consolas,monospace}
+.card{background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:12px;overflow-x:auto}
+table{border-collapse:collapse} td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eceff1} .num{text-align:right}
+.st-done{color:#2e7d32;font-weight:600} .st-failed{color:#c62828;font-weight:600} .st-skipped{color:#90a4ae}
+.err{color:#c62828;max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.size-row{margin:10px 0} .bar{display:flex;height:16px;background:#eceff1;border-radius:3px;overflow:hidden;margin:4px 0}
+.layer{display:block;height:100%;min-width:1px;border-right:1px solid #fff} .layers td{font-size:12px} .cmd{font:11px ui-monospace,monospace;color:#455a64}
+.legend span{display:inline-block;margin-right:14px} .sw{display:inline-block;width:12px;height:10px;vertical-align:middle;margin-right:4px}
+</style></head><body>
+<h1>stratum bake <code>${esc(run.runId)}</code></h1>
+<div class="muted" data-testid="overview">${run.ok ? 'succeeded' : 'FAILED'} · ${run.targets.length} targets: ${count('done')} built, ${count('failed')} failed, ${count('skipped')} skipped · ${esc(humanDuration(run.durationMs))} with up to ${run.jobs} in parallel · ${cachedSteps}/${totalSteps} steps from cache · started ${esc(new Date(run.startedAt).toISOString())}</div>
+<h2>Targets</h2>
+<div class="card"><table data-testid="summary"><tr><th>target</th><th>status</th><th>time</th><th>cached</th><th>size</th><th>layers</th><th>digest</th><th></th></tr>
+${rows}
+</table></div>
+<h2>Dependency graph</h2>
+<div class="card">${graphSvg(run)}</div>
+<h2>Timeline</h2>
+<div class="card"><div class="legend muted"><span><i class="sw" style="background:#5c6bc0"></i>step run</span><span><i class="sw" style="background:#b0bec5"></i>step from cache (hatched)</span></div>
+${timelineSvg(run)}</div>
+<h2>Image sizes</h2>
+<div class="card" data-testid="sizes">${sizesHtml(run)}</div>
+</body></html>
+`;
+}

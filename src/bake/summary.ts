@@ -1,0 +1,76 @@
+/** End-of-run outputs: the summary table and the --metadata-file JSON. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BakeRun } from './schedule.js';
+
+export function humanSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function humanDuration(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+/** A plain-text table: target, status, time, steps cached/total, size, layers, digest. */
+export function summaryTable(run: BakeRun): string {
+  const head = ['TARGET', 'STATUS', 'TIME', 'CACHED', 'SIZE', 'LAYERS', 'DIGEST'];
+  const rows = run.targets.map((t) => {
+    const r = t.result;
+    return [
+      t.name,
+      t.status === 'done' ? 'ok' : t.status,
+      t.durationMs !== undefined ? humanDuration(t.durationMs) : '-',
+      r ? `${r.stepsCached}/${r.stepsTotal}` : '-',
+      r ? humanSize(r.size) : '-',
+      r ? String(r.layers.length) : '-',
+      r ? r.manifestDigest.replace(/^sha256:/, '').slice(0, 12) : '-',
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const done = run.targets.filter((t) => t.status === 'done').length;
+  const lines = [fmt(head), ...rows.map(fmt)];
+  lines.push(`${done}/${run.targets.length} built in ${humanDuration(run.durationMs)}${run.ok ? '' : ' — FAILED'}; logs: ${path.join(run.runDir, 'logs')}`);
+  for (const t of run.targets.filter((x) => x.status === 'failed')) lines.push(`${t.name} failed: ${(t.error ?? '').split('\n')[0]} (log: ${t.logFile})`);
+  return lines.join('\n') + '\n';
+}
+
+/** buildx-shaped metadata: per target `containerimage.digest`, `image.name`, plus stratum's own keys. */
+export function metadata(run: BakeRun): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const t of run.targets) {
+    const m: Record<string, unknown> = { 'stratum.status': t.status };
+    if (t.result) {
+      m['containerimage.digest'] = t.result.manifestDigest;
+      m['containerimage.config.digest'] = t.result.configDigest;
+      if (t.result.tags.length) m['image.name'] = t.result.tags.join(',');
+      m['stratum.size'] = t.result.size;
+      m['stratum.layers'] = t.result.layers.length;
+      m['stratum.steps.total'] = t.result.stepsTotal;
+      m['stratum.steps.cached'] = t.result.stepsCached;
+    }
+    if (t.durationMs !== undefined) m['stratum.durationMs'] = t.durationMs;
+    if (t.error) m['stratum.error'] = t.error;
+    if (t.reason) m['stratum.reason'] = t.reason;
+    m['stratum.log'] = t.logFile;
+    out[t.name] = m;
+  }
+  return out;
+}
+
+export function writeMetadata(run: BakeRun, file: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(tmp, JSON.stringify(metadata(run), null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}

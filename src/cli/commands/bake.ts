@@ -1,0 +1,83 @@
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import { createProgress, loadDefinition, printView, runBake, select, summaryTable, writeMetadata, type ProgressMode } from '../../bake/index.js';
+import { InputError, StratumError } from '../../util/errors.js';
+
+interface BakeCliOptions {
+  file: string[];
+  set: string[];
+  print?: boolean;
+  push?: boolean;
+  load?: boolean;
+  /** commander turns --no-cache into cache=false */
+  cache?: boolean;
+  progress: ProgressMode;
+  jobs?: string;
+  keepGoing?: boolean;
+  metadataFile?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  program
+    .command('bake')
+    .description('Build the targets of a docker-bake file (HCL or JSON) in dependency order, in parallel')
+    .argument('[targets...]', 'targets or groups to build (default: the "default" group or target)')
+    .option('-f, --file <file>', 'bake file (repeatable; "-" reads stdin); default: docker-bake.json, docker-bake.hcl, docker-bake.override.{json,hcl}', collect, [])
+    .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable)', collect, [])
+    .option('--print', 'print the resolved definition as JSON (like buildx --print) and exit')
+    .option('--push', 'push every target\'s tags once built (shorthand for --set=*.output=type=registry)')
+    .option('--load', 'accepted for buildx compatibility: images always go to the local image store')
+    .option('--no-cache', 'do not use the build cache')
+    .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
+    .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
+    .option('--keep-going', 'after a failure, still build every target that does not depend on it')
+    .option('--metadata-file <file>', 'write build result metadata (JSON, buildx-like) to this file')
+    .addHelpText(
+      'after',
+      `
+Targets depend on each other through contexts: contexts = { base = "target:base" } builds "base"
+first and gives its image to the dependent as the named context "base". Variables take their
+values from the environment (TAG=dev stratum bake). A failing target skips its dependents;
+without --keep-going nothing new starts after a failure.
+Each target's full log is kept under $STRATUM_ROOT/bake/<run-id>/logs/; "stratum report" renders
+the last run as an HTML page.
+Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
+    )
+    .action(async (targets: string[], opts: BakeCliOptions) => {
+      const sets = [...opts.set];
+      if (opts.push) sets.push('*.push=true');
+      const def = await loadDefinition(opts.file, sets);
+      if (opts.print) {
+        const sel = select(def, targets);
+        process.stdout.write(JSON.stringify(printView(def, sel), null, 2) + '\n');
+        return;
+      }
+      let jobs: number | undefined;
+      if (opts.jobs !== undefined) {
+        jobs = Number(opts.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`--jobs ${opts.jobs}: expected a positive integer`);
+      }
+      const view = createProgress(opts.progress);
+      const ac = new AbortController();
+      const onSig = () => ac.abort();
+      process.once('SIGINT', onSig);
+      process.once('SIGTERM', onSig);
+      let run;
+      try {
+        run = await runBake(def, { targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+      } finally {
+        view.close();
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
+      }
+      if (opts.metadataFile) writeMetadata(run, opts.metadataFile);
+      if (opts.progress === 'json') process.stderr.write(summaryTable(run));
+      else process.stdout.write(summaryTable(run));
+      if (!run.ok) {
+        const failed = run.targets.filter((t) => t.status === 'failed').map((t) => t.name);
+        throw new StratumError(`bake failed: ${failed.length ? failed.join(', ') : 'cancelled'}`);
+      }
+    });
+}

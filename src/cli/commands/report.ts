@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { bakeStateDir, loadRun, renderReport } from '../../bake/index.js';
+import { InputError } from '../../util/errors.js';
+import { which } from '../../util/exec.js';
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('Render the last bake run as one self-contained HTML page (graph, timeline, image sizes)')
+    .option('-o, --output <file>', 'write the page here (default: <run dir>/report.html)')
+    .option('--run <id>', 'a run id other than the last one')
+    .option('--open', 'open the page in the desktop browser (xdg-open)')
+    .addHelpText('after', `\nRuns are kept under ${bakeStateDir()} (set STRATUM_ROOT to move it).\nExit codes: 0 written, 2 no run recorded.`)
+    .action(async (opts: { output?: string; run?: string; open?: boolean }) => {
+      let run;
+      try {
+        run = loadRun(bakeStateDir(), opts.run);
+      } catch (e) {
+        throw new InputError(`cannot load the bake run: ${(e as Error).message}`);
+      }
+      const out = path.resolve(opts.output ?? path.join(run.runDir, 'report.html'));
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+      const tmp = `${out}.tmp-${process.pid}`;
+      fs.writeFileSync(tmp, renderReport(run));
+      fs.renameSync(tmp, out);
+      process.stdout.write(out + '\n');
+      if (opts.open) {
+        if (await which('xdg-open')) spawn('xdg-open', [out], { detached: true, stdio: 'ignore' }).unref();
+        else process.stderr.write('xdg-open not found; open the file above in a browser\n');
+      }
+    });
+}
