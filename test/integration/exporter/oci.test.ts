@@ -171,7 +171,7 @@ test('importOciLayout: picks linux/amd64 from an index, verifies digests', { ski
   await exportOciLayout(store, image.manifest, bad);
   const victim = path.join(bad, 'blobs/sha256', layers[1]!.digest.slice(7));
   const bytes = await fsp.readFile(victim);
-  bytes[bytes.length - 5] ^= 0xff;
+  bytes[bytes.length - 5] = (bytes[bytes.length - 5] ?? 0) ^ 0xff;
   await fsp.writeFile(victim, bytes);
   const store4 = new ContentStore(path.join(dir, 'store4'));
   await store4.init();
