@@ -183,7 +183,8 @@ export async function lintDockerfile(file: string, text: string, opts: LintOptio
       }
       if (ins.keyword === 'ADD') {
         const words = ins.args.split(/\s+/).filter((w) => w !== '');
-        for (const w of words.slice(0, -1)) {
+        for (const written of words.slice(0, -1)) {
+          const w = expandVars(written.split('#')[0]!, { ...globalVars, ...vars }) + (written.includes('#') ? written.slice(written.indexOf('#')) : '');
           if (!GIT_URL_RE.test(w)) continue;
           const hash = w.indexOf('#');
           if (hash < 0) {
