@@ -90,7 +90,8 @@ function rawHeader(h: TarHeader, name: string, prefix: string, pax: Buffer[], si
   const lp = h.linkpath ?? '';
   if (Buffer.byteLength(lp) > 100 || !isAscii(lp)) {
     pax.push(paxRecord('linkpath', Buffer.from(lp, 'utf8')));
-    writeString(b, 157, 100, isAscii(lp) ? lp.slice(0, 100) : '');
+    // Some readers (node-tar) reject a link whose ustar field is empty before applying PAX: put a placeholder.
+    writeString(b, 157, 100, lp.replace(/[^\x20-\x7e]/g, '_').slice(0, 100));
   } else writeString(b, 157, 100, lp);
   b.write('ustar\x0000', 257, 8, 'binary');
   if (h.type === 'char' || h.type === 'block') {
@@ -158,8 +159,12 @@ class ByteSource {
   #bufs: Buffer[] = [];
   #len = 0;
   #done = false;
-  constructor(src: AsyncIterable<Buffer | string>) {
-    this.#it = src[Symbol.asyncIterator]();
+  constructor(src: AsyncIterable<Buffer | string> | Iterable<Buffer | string>) {
+    if (Symbol.asyncIterator in src) this.#it = src[Symbol.asyncIterator]();
+    else {
+      const it = src[Symbol.iterator]();
+      this.#it = { next: async () => it.next(), return: async () => it.return?.() ?? { done: true, value: undefined } };
+    }
   }
   async #fill(n: number): Promise<void> {
     while (this.#len < n && !this.#done) {
@@ -248,7 +253,7 @@ export class TarReader {
   #remaining = 0;
   #pad = 0;
   #global = new Map<string, Buffer>();
-  constructor(src: AsyncIterable<Buffer | string>) {
+  constructor(src: AsyncIterable<Buffer | string> | Iterable<Buffer | string>) {
     this.#src = new ByteSource(src);
   }
 
