@@ -90,6 +90,10 @@ export async function applyLayer(blob: { path: string; mediaType: string }, dest
   } catch (e) {
     close();
     if (created) await fsp.rm(root, { recursive: true, force: true });
+    else if (opts.format === 'overlay') {
+      // the snapshot dir was empty when we started: leave it empty again
+      for (const n of await fsp.readdir(root).catch(() => [])) await fsp.rm(path.join(root, n), { recursive: true, force: true });
+    }
     throw e;
   } finally {
     await reader.close().catch(() => undefined);

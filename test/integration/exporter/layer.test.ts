@@ -225,6 +225,11 @@ test('applyLayer refuses hostile archives and leaves nothing behind', { skip }, 
       await assert.rejects(fsp.lstat(dest), { code: 'ENOENT' }, `${c.name}: dest removed`);
     }
   }
+  // an existing empty snapshot dir is emptied again, not removed
+  const empty = path.join(dir, 'h', 'existing-empty');
+  await fsp.mkdir(empty, { recursive: true });
+  await assert.rejects(applyLayer({ path: path.join(dir, 'hostile-dotdot.tar'), mediaType: '' }, empty, { format: 'overlay' }), /"\.\."/);
+  assert.deepEqual(await fsp.readdir(empty), []);
   assert.deepEqual((await fsp.readdir(outside)).sort(), ['secret']);
   assert.equal(await fsp.readFile(path.join(outside, 'secret'), 'utf8'), 'do not touch');
   await assert.rejects(fsp.lstat(path.join(dir, 'x')), { code: 'ENOENT' });
