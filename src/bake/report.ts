@@ -139,7 +139,7 @@ function timelineSvg(run: BakeRun): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" width="${LEFT * 2 + WIDTH}" height="${height}" viewBox="0 0 ${LEFT * 2 + WIDTH} ${height}" role="img" aria-label="timeline">`);
   parts.push('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#cfd8dc"/><line x1="0" y1="0" x2="0" y2="6" stroke="#90a4ae" stroke-width="3"/></pattern></defs>');
-  const tick = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].map((s) => s * 1000).find((s) => total / s <= 10) ?? 3_600_000;
+  const tick = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].map((s) => s * 1000).find((s) => total / s <= 10) ?? 3_600_000;
   for (let t = 0; t <= total; t += tick) {
     parts.push(`<line x1="${x(t)}" y1="${TOP - 6}" x2="${x(t)}" y2="${height - 6}" stroke="#eceff1"/><text x="${x(t) + 2}" y="${TOP - 10}" font-size="10" fill="#78909c">${esc(humanDuration(t))}</text>`);
   }

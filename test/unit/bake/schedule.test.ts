@@ -244,7 +244,8 @@ test('progress: plain lines carry time and target, json is one event per line, t
   assert.equal(json.at(-1)!.kind, 'run-done');
   assert.ok(json.some((e) => e.kind === 'progress' && e.target === 'docs' && e.event!.kind === 'step-done'));
   const tty = chunks.tty.join('');
-  assert.match(tty, /\x1b\[\d+F\x1b\[J/, 'redraws in place');
+  const ESC = String.fromCharCode(27);
+  assert.ok(new RegExp(`${ESC}\\[\\d+F${ESC}\\[J`).test(tty), 'redraws in place');
   assert.match(tty, /\[\+\] bake 9\/9/);
   assert.match(tty, /✔.*bundle/);
   assert.match(tty, /✘ lint/);
