@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { build } from '../../solver/build.js';
+import { dryRun } from '../../solver/dryrun.js';
+import type { BuildOptions, Compression } from '../../solver/types.js';
+import { InputError } from '../../util/errors.js';
+import { collect, csvFields, keyValues, parseBuildContext, parseOutput, parsePlatformFlag } from '../options.js';
+import { formatSize, progressPrinter, type ProgressMode } from '../progress.js';
+import { rootOf } from '../root.js';
+
+interface BuildFlags {
+  file?: string;
+  tag?: string[];
+  buildArg?: string[];
+  label?: string[];
+  target?: string;
+  buildContext?: string[];
+  platform?: string;
+  output?: string[];
+  progress: ProgressMode;
+  cache: boolean;
+  noCacheFilter?: string[];
+  dryRun?: boolean;
+  secret?: string[];
+  compression: string;
+  push?: boolean;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('build')
+    .description('Build an image from a Dockerfile (no daemon: RUN steps run in runc on overlayfs)')
+    .argument('[context]', 'build context directory', '.')
+    .option('-f, --file <path>', 'Dockerfile (default: CONTEXT/Dockerfile)')
+    .option('-t, --tag <name>', 'name and tag for the image (repeatable)', collect)
+    .option('--build-arg <key=value>', 'set a build-time variable (repeatable)', collect)
+    .option('--label <key=value>', 'set an image label (repeatable)', collect)
+    .option('--target <stage>', 'build this stage and the stages it needs')
+    .option('--build-context <name=source>', 'extra named context: DIR, oci-layout://DIR[:TAG], docker-image://REF (repeatable)', collect)
+    .option('--platform <os/arch>', 'target platform (only this machine\'s platform can run RUN steps)')
+    .option('-o, --output <spec>', 'type=oci,dest=DIR | type=docker,dest=FILE.tar | type=local,dest=DIR (repeatable)', collect)
+    .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
+    .option('--no-cache', 'do not use the build cache')
+    .option('--no-cache-filter <stage>', 'do not use the cache for this stage (repeatable)', collect)
+    .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect)
+    .option('--compression <kind>', 'layer compression: gzip, zstd or none', 'gzip')
+    .option('--push', 'push the tags to their registries after the build')
+    .option('--dry-run', 'print the resolved plan as JSON and run nothing')
+    .option('-q, --quiet', 'print only the image digest')
+    .addHelpText(
+      'after',
+      `
+Environment: SOURCE_DATE_EPOCH clamps layer timestamps and fixes the image's creation time,
+so two builds of the same input give the same digest. STRATUM_ROOT sets the store (default /var/lib/stratum).
+Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, runc or another tool.`,
+    )
+    .action(async (context: string, flags: BuildFlags, command: Command) => {
+      const opts = toBuildOptions(context, flags, rootOf(command));
+      if (flags.dryRun) {
+        process.stdout.write(JSON.stringify(await dryRun(opts), null, 2) + '\n');
+        return;
+      }
+      const result = await build(opts);
+      if (flags.quiet) {
+        process.stdout.write(`${result.manifestDigest}\n`);
+        return;
+      }
+      const out = process.stdout;
+      out.write(`\nimage ${result.manifestDigest}\n`);
+      for (const t of result.tags) out.write(`tagged ${t}\n`);
+      out.write(`steps ${result.stepsTotal} (${result.stepsCached} cached) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
+      out.write(`layers ${result.layers.length}, size ${formatSize(result.size)}\n`);
+      for (const l of result.layers) out.write(`  ${l.digest.slice(7, 19)}  ${formatSize(l.size).padStart(8)}  ${l.createdBy.split('\n')[0]!.slice(0, 90)}\n`);
+    });
+}
+
+export function toBuildOptions(context: string, f: BuildFlags, root: string | undefined): BuildOptions {
+  if (!['auto', 'plain', 'json', 'quiet'].includes(f.progress)) throw new InputError(`--progress must be auto, plain, json or quiet`);
+  if (!['gzip', 'zstd', 'none'].includes(f.compression)) throw new InputError(`--compression must be gzip, zstd or none`);
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && epoch !== '' && !/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
+  const secrets: Record<string, string> = {};
+  for (const s of f.secret ?? []) {
+    const fields = csvFields(s);
+    const id = fields.id;
+    const src = fields.src ?? fields.source;
+    if (!id || !src) throw new InputError(`--secret ${s}: expected id=ID,src=FILE`);
+    secrets[id] = src;
+  }
+  return {
+    root,
+    context,
+    dockerfile: f.file,
+    tags: f.tag ?? [],
+    buildArgs: keyValues(f.buildArg, '--build-arg'),
+    labels: keyValues(f.label, '--label'),
+    target: f.target,
+    contexts: Object.fromEntries((f.buildContext ?? []).map(parseBuildContext)),
+    platform: f.platform ? parsePlatformFlag(f.platform) : undefined,
+    outputs: (f.output ?? []).map(parseOutput),
+    noCache: f.cache === false,
+    noCacheFilter: f.noCacheFilter,
+    compression: f.compression as Compression,
+    sourceDateEpoch: epoch ? Number(epoch) : undefined,
+    secrets,
+    push: f.push,
+    onProgress: progressPrinter(f.quiet ? 'quiet' : f.progress),
+  };
+}

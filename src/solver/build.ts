@@ -1,0 +1,337 @@
+import { readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import dockerignore from '@balena/dockerignore';
+import {
+  parseDockerfile,
+  planStages,
+  toCommands,
+  ShellLex,
+  automaticPlatformArgs,
+  type Command,
+  type Dockerfile,
+  type Plan,
+  type Stage,
+} from '../frontend/index.js';
+import { InputError, StratumError } from '../util/errors.js';
+import { Session } from './session.js';
+import { cacheKey } from './cache.js';
+import { cloneState, emptyConfig, type StageState } from './state.js';
+import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
+import { applyMetadata } from './metadata.js';
+import { runStep } from './run.js';
+import { copyStep, workdirStep } from './copy.js';
+import { exportImage } from './export.js';
+import type { BuildOptions, BuildResult, Platform, ProgressEvent } from './types.js';
+
+export const HOST_PLATFORM: Platform = { os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch };
+
+/** What one build needs while it runs; shared by the steps of every stage. */
+export interface BuildContext {
+  session: Session;
+  opts: BuildOptions;
+  df: Dockerfile;
+  plan: Plan;
+  platform: Platform;
+  /** Global ARG values (after --build-arg), for FROM and stage ARGs without default. */
+  globalArgs: Map<string, string>;
+  automaticArgs: Record<string, string>;
+  lex: ShellLex;
+  /** Entries older than this are stale (the Dockerfile's *-Rebuild-Time header). */
+  rebuildTime?: Date;
+  contextDir: string;
+  dockerignore: { ignored: (rel: string) => boolean; hasExceptions: boolean };
+  stageState: (ref: string) => Promise<StageState> | undefined;
+  imageState: (ref: string) => Promise<StageState>;
+  emit: (e: ProgressEvent) => void;
+  signal: AbortSignal;
+  pull?: ImageResolver;
+  counters: { total: number; cached: number };
+}
+
+/** Per-stage dispatch state: ARG values in scope, which build args the stage used. */
+export interface StageScope {
+  name: string;
+  stage: Stage;
+  args: Map<string, string | undefined>;
+  noCache: boolean;
+  /** Set once the stage has its own CMD, so a later ENTRYPOINT keeps it. */
+  cmdSet?: boolean;
+}
+
+/** Builds a Dockerfile into an image in the local store, then writes the requested outputs. */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const session = await Session.get(opts.root);
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const ctx = await prepare(session, opts, controller.signal);
+    const target = ctx.plan.stages[ctx.plan.target]!;
+    const finalState = await buildStages(ctx, target.index, controller);
+    const result = await exportImage(ctx, finalState);
+    return { ...result, stepsTotal: ctx.counters.total, stepsCached: ctx.counters.cached, durationMs: Date.now() - started };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export async function loadDockerfile(opts: BuildOptions): Promise<Dockerfile> {
+  if (opts.dockerfileInline !== undefined) return parseDockerfile(opts.dockerfileInline, 'Dockerfile (inline)');
+  const file = opts.dockerfile ? path.resolve(opts.dockerfile) : path.join(path.resolve(opts.context), 'Dockerfile');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new InputError(`cannot read Dockerfile ${file}: no such file`);
+  }
+  return parseDockerfile(text, path.relative(process.cwd(), file) || file);
+}
+
+const REBUILD_TIME = /^\s*[A-Za-z0-9_.-]+-Rebuild-Time:\s*(\S+)\s*$/;
+
+/** The `# <Anything>-Rebuild-Time: <RFC 3339>` header; BuildKit ignores it, stratum does not. */
+export function rebuildTimeOf(df: Dockerfile): Date | undefined {
+  for (const c of df.comments) {
+    const m = REBUILD_TIME.exec(c.text.replace(/^#/, ''));
+    if (!m) continue;
+    const t = new Date(m[1]!);
+    if (Number.isNaN(t.getTime())) throw new InputError(`${df.file}:${c.line}: Rebuild-Time "${m[1]}" is not an RFC 3339 time`);
+    return t;
+  }
+  return undefined;
+}
+
+async function loadDockerignore(contextDir: string, dockerfile?: string) {
+  const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(contextDir, '.dockerignore')];
+  for (const f of candidates) {
+    if (!f) continue;
+    const text = await readFile(f, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const patterns = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
+    const ig = dockerignore.default().add(patterns);
+    return { ignored: (rel: string) => ig.ignores(rel), hasExceptions: patterns.some((p) => p.startsWith('!')) };
+  }
+  return { ignored: () => false, hasExceptions: false };
+}
+
+export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
+  const contextDir = path.resolve(opts.context);
+  const st = await stat(contextDir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`build context ${opts.context} is not a directory`);
+  const df = await loadDockerfile(opts);
+  const platform = opts.platform ?? HOST_PLATFORM;
+  if (platform.os !== HOST_PLATFORM.os || platform.architecture !== HOST_PLATFORM.architecture) {
+    throw new InputError(`platform ${platform.os}/${platform.architecture} cannot run on this ${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture} machine`);
+  }
+  const buildArgs = opts.buildArgs ?? {};
+  const plan = planStages(df, { buildArgs, target: opts.target, platform, buildPlatform: HOST_PLATFORM });
+  const automaticArgs = automaticPlatformArgs(platform, HOST_PLATFORM);
+  const lex = new ShellLex(df.escape);
+  const globalArgs = new Map<string, string>();
+  for (const a of plan.globalArgs) if (a.value !== undefined) globalArgs.set(a.key, a.value);
+  const stages = new Map<number, Promise<StageState>>();
+  const images = new Map<string, Promise<StageState>>();
+  const ctx: BuildContext = {
+    session,
+    opts,
+    df,
+    plan,
+    platform,
+    globalArgs,
+    automaticArgs,
+    lex,
+    rebuildTime: rebuildTimeOf(df),
+    contextDir,
+    dockerignore: await loadDockerignore(contextDir, opts.dockerfile),
+    stageState: (ref) => {
+      const stage = findStage(plan, ref);
+      return stage ? stages.get(stage.index) : undefined;
+    },
+    imageState: (ref) => {
+      let p = images.get(ref);
+      if (!p) {
+        p = baseFromReference(ctx, ref);
+        images.set(ref, p);
+      }
+      return p;
+    },
+    emit: (e) => opts.onProgress?.(e),
+    signal,
+    counters: { total: 0, cached: 0 },
+  };
+  (ctx as BuildContext & { stages: typeof stages }).stages = stages;
+  return ctx;
+}
+
+export function findStage(plan: Plan, ref: string): Stage | undefined {
+  const lower = ref.toLowerCase();
+  const byName = plan.stages.find((s) => s.name?.toLowerCase() === lower);
+  if (byName) return byName;
+  if (/^\d+$/.test(ref)) return plan.stages[Number(ref)];
+  return undefined;
+}
+
+/** Starts every stage the target needs (independent ones run at once) and waits for the target. */
+async function buildStages(ctx: BuildContext, target: number, controller: AbortController): Promise<StageState> {
+  const stages = (ctx as BuildContext & { stages: Map<number, Promise<StageState>> }).stages;
+  let firstError: unknown;
+  for (const i of ctx.plan.order) {
+    const stage = ctx.plan.stages[i]!;
+    const p = runStage(ctx, stage);
+    p.catch((e: unknown) => {
+      firstError ??= e;
+      controller.abort();
+    });
+    stages.set(i, p);
+  }
+  try {
+    return await stages.get(target)!;
+  } catch (e) {
+    // Let the other stages stop before reporting, so no runc container outlives the build.
+    await Promise.allSettled(stages.values());
+    throw firstError ?? e;
+  } finally {
+    await Promise.allSettled(stages.values());
+  }
+}
+
+function stageLabel(stage: Stage): string {
+  return stage.name ?? `stage-${stage.index}`;
+}
+
+async function runStage(ctx: BuildContext, stage: Stage): Promise<StageState> {
+  const name = stageLabel(stage);
+  await Promise.resolve(); // let every stage promise be registered before any awaits another
+  ctx.emit({ kind: 'stage-start', stage: name, time: Date.now() });
+  let state = cloneState(await baseState(ctx, stage));
+  const scope: StageScope = {
+    name,
+    stage,
+    args: new Map(),
+    noCache: !!ctx.opts.noCache || (ctx.opts.noCacheFilter ?? []).some((f) => f.toLowerCase() === name.toLowerCase()),
+  };
+  const triggers = state.config.config?.OnBuild ?? [];
+  if (state.config.config) delete state.config.config.OnBuild;
+  const commands: Command[] = [...onbuildCommands(ctx, triggers, stage), ...stage.commands];
+  const total = commands.length;
+  for (const [n, cmd] of commands.entries()) {
+    if (ctx.signal.aborted) throw new StratumError('build cancelled', 130);
+    state = await dispatch(ctx, scope, state, cmd, n + 1, total);
+  }
+  ctx.emit({ kind: 'stage-done', stage: name, time: Date.now() });
+  return state;
+}
+
+/** ONBUILD triggers of the base image run first, with this build's args, as Docker does. */
+function onbuildCommands(ctx: BuildContext, triggers: string[], stage: Stage): Command[] {
+  if (triggers.length === 0) return [];
+  const where = `${ctx.df.file}:${stage.commands[0]?.ins.line ?? 1} (ONBUILD of the base image)`;
+  try {
+    const parsed = parseDockerfile(triggers.join('\n') + '\n', where);
+    return toCommands(parsed);
+  } catch (e) {
+    throw new InputError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
+  const base = stage.baseImage;
+  if (base.toLowerCase() === 'scratch') {
+    return { chain: [], config: emptyConfig(ctx.platform), history: [], key: cacheKey('scratch', ctx.platform.os, ctx.platform.architecture) };
+  }
+  if (stage.baseStage !== undefined) {
+    const p = ctx.stageState(String(stage.baseStage));
+    if (!p) throw new StratumError(`stage ${base} was not scheduled`);
+    return p;
+  }
+  return ctx.imageState(base);
+}
+
+/** A base or --from that is not a stage: a named context, or an image. */
+async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageState> {
+  const named = ctx.opts.contexts?.[ref];
+  if (named) {
+    if (named.kind === 'local') throw new InputError(`build context "${ref}" is a local directory and cannot be used as an image`);
+    const desc =
+      named.kind === 'oci-layout'
+        ? await resolveOciLayout(ctx.session, named.path, named.ref)
+        : await resolveImage(ctx.session, named.ref, ctx.pull);
+    return stateFromManifest(ctx.session, desc, ctx.platform);
+  }
+  const desc = await resolveImage(ctx.session, ref, ctx.pull);
+  return stateFromManifest(ctx.session, desc, ctx.platform);
+}
+
+/** Values visible to word expansion: stage ARGs, then ENV (ENV wins, as in Docker). */
+export function expansionEnv(scope: StageScope, state: StageState): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of scope.args) if (v !== undefined) env[k] = v;
+  for (const kv of state.config.config?.Env ?? []) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {
+  const text = cmd.ins.text ?? cmd.ins.original;
+  const startedAt = Date.now();
+  ctx.emit({ kind: 'step-start', stage: scope.name, step: n, total, text, time: startedAt });
+  let cached = false;
+  let next: StageState;
+  switch (cmd.kind) {
+    case 'arg':
+      next = declareArgs(ctx, scope, state, cmd);
+      break;
+    case 'run': {
+      const r = await runStep(ctx, scope, state, cmd, n);
+      next = r.state;
+      cached = r.cached;
+      ctx.counters.total++;
+      if (cached) ctx.counters.cached++;
+      break;
+    }
+    case 'copy':
+    case 'add': {
+      const r = await copyStep(ctx, scope, state, cmd);
+      next = r.state;
+      cached = r.cached;
+      ctx.counters.total++;
+      if (cached) ctx.counters.cached++;
+      break;
+    }
+    case 'workdir': {
+      const r = await workdirStep(ctx, scope, state, cmd);
+      next = r.state;
+      cached = r.cached;
+      break;
+    }
+    default:
+      next = applyMetadata(ctx, scope, state, cmd);
+  }
+  ctx.emit({ kind: 'step-done', stage: scope.name, step: n, cached, time: Date.now(), durationMs: Date.now() - startedAt });
+  return next;
+}
+
+/** ARG changes no snapshot: RUN keys include the declared args through their environment. */
+function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Extract<Command, { kind: 'arg' }>): StageState {
+  for (const pair of cmd.pairs) {
+    const given = ctx.opts.buildArgs?.[pair.key];
+    let value: string | undefined;
+    if (given !== undefined) value = given;
+    else if (pair.value !== undefined) value = ctx.lex.expandWord(pair.value, expansionEnv(scope, state));
+    else if (ctx.automaticArgs[pair.key] !== undefined) value = ctx.automaticArgs[pair.key];
+    else value = ctx.globalArgs.get(pair.key);
+    scope.args.set(pair.key, value);
+  }
+  return state;
+}
+
+export async function cleanupTemp(p: string): Promise<void> {
+  await rm(p, { recursive: true, force: true });
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { atomicWrite } from '../store/index.js';
+
+export interface CacheRecord {
+  key: string;
+  snapshot: string;
+  /** When the step ran; entries older than a Dockerfile's Rebuild-Time are stale. */
+  created: string;
+  createdBy: string;
+}
+
+/** Step cache: key -> snapshot. Records are written after their snapshot is complete. */
+export class CacheIndex {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+  }
+
+  private file(key: string): string {
+    const hex = key.replace(/^sha256:/, '');
+    return path.join(this.dir, hex.slice(0, 2), `${hex}.json`);
+  }
+
+  async get(key: string): Promise<CacheRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(key), 'utf8')) as CacheRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(rec: CacheRecord): Promise<void> {
+    const file = this.file(rec.key);
+    await mkdir(path.dirname(file), { recursive: true });
+    await atomicWrite(file, JSON.stringify(rec));
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+}
+
+/** A cache key: sha256 over the parts, each length-prefixed so no two lists collide. */
+export function cacheKey(...parts: (string | undefined)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    const s = p ?? '\u0000undefined';
+    h.update(`${Buffer.byteLength(s)}:`);
+    h.update(s);
+  }
+  return `sha256:${h.digest('hex')}`;
+}

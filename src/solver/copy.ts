@@ -1,0 +1,288 @@
+import { createWriteStream } from 'node:fs';
+import { link, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Command } from '../frontend/index.js';
+import { applyLayer } from '../exporter/index.js';
+import { InputError } from '../util/errors.js';
+import { copyItems, DirMaker } from '../worker/copy.js';
+import { collectSources, hashSources, type SourceItem, type SourceRoot } from '../worker/sources.js';
+import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/git.js';
+import { download } from '../worker/http.js';
+import { resolveInRoot } from '../worker/securejoin.js';
+import { resolveUser } from '../worker/users.js';
+import { cacheKey } from './cache.js';
+import { expansionEnv, type BuildContext, type StageScope } from './build.js';
+import { fromState, advance } from './run.js';
+import { historyText } from './metadata.js';
+import { lookupCache, recordCache } from './lookup.js';
+import type { StageState } from './state.js';
+import { withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
+
+type CopyCmd = Extract<Command, { kind: 'copy' | 'add' }>;
+
+/** A source that has been fetched or located, ready to hash and copy. */
+interface Resolved {
+  root: SourceRoot;
+  patterns: string[];
+  /** Stable description of the content for the cache key. */
+  keyParts: () => Promise<string>;
+  /** ADD of a local archive: extract instead of copying. */
+  extract?: boolean;
+  /** Set when the files live in another stage's or image's rootfs, read through a mount. */
+  state?: StageState;
+  /** Files from ADD URLs get 0600 unless --chmod says otherwise. */
+  defaultMode?: number;
+  mtime?: Date;
+}
+
+export async function copyStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: CopyCmd) {
+  const env = expansionEnv(scope, state);
+  const x = (w: string) => ctx.lex.expandWord(w, env);
+  const where = `${ctx.df.file}:${cmd.ins.line}: ${cmd.kind.toUpperCase()}`;
+  const cfg = state.config.config ?? {};
+  const destRaw = x(cmd.dest);
+  const workdir = cfg.WorkingDir || '/';
+  let dest = path.posix.isAbsolute(destRaw) ? destRaw : path.posix.join(workdir, destRaw);
+  if ((destRaw.endsWith('/') || destRaw === '.' || destRaw.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
+  const chmod = cmd.chmod ? parseMode(x(cmd.chmod), where) : undefined;
+  const chownSpec = cmd.chown ? x(cmd.chown) : undefined;
+  const from = cmd.from ? x(cmd.from) : undefined;
+  const createdBy = historyText(cmd.ins.text);
+  const tmpDirs: string[] = [];
+  try {
+    const sources = await resolveSources(ctx, cmd, from, env, where, tmpDirs);
+    const contentKeys = await Promise.all(sources.map((s) => s.keyParts()));
+    const key = cacheKey(
+      cmd.link ? 'link' : state.key,
+      cmd.kind,
+      dest,
+      chmod?.toString(8),
+      chownSpec,
+      JSON.stringify(contentKeys),
+    );
+    const hit = await lookupCache(ctx, scope, key);
+    if (hit) return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, hit.snapshot, createdBy), cached: true };
+
+    const doCopy = async (destRoot: string, userRoot: string) => {
+      const owner = chownSpec ? await resolveOwner(userRoot, chownSpec) : undefined;
+      for (const s of sources) {
+        await withSourceRoot(ctx, s, async (root) => {
+          const items = await collectSources(root, s.patterns, where);
+          if (s.extract) await extractArchive(ctx, items, destRoot, dest, where);
+          else await copyItems(items, { destRoot, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where });
+        });
+      }
+    };
+    const outcome = cmd.link
+      ? await withDetachedDir(ctx.session, async (dir) => {
+          // Named owners need the parent's /etc/passwd even though the layer does not sit on it.
+          if (chownSpec && !/^\d+(:\d+)?$/.test(chownSpec)) {
+            await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent));
+          } else await doCopy(dir, dir);
+        })
+      : await withWritableRootfs(ctx.session, state.chain, (merged) => doCopy(merged, merged));
+    if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+    // A --link layer's record is independent of the parent; the stage key still follows the parent.
+    return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, outcome.snapshot, createdBy), cached: false };
+  } finally {
+    for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
+async function resolveSources(
+  ctx: BuildContext,
+  cmd: CopyCmd,
+  from: string | undefined,
+  env: Record<string, string>,
+  where: string,
+  tmpDirs: string[],
+): Promise<Resolved[]> {
+  const out: Resolved[] = [];
+  const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
+  const contextRoot: SourceRoot = {
+    root: ctx.contextDir,
+    kind: 'context',
+    ignored: ctx.dockerignore.ignored,
+    ignoreHasExceptions: ctx.dockerignore.hasExceptions,
+  };
+  for (const raw of cmd.sources) {
+    const heredocName = /^\d?<<-?["']?([A-Za-z0-9_.-]+)["']?$/.exec(raw)?.[1];
+    const doc = heredocName ? heredocs.get(heredocName) : undefined;
+    if (doc) {
+      const dir = await tempDir(ctx, tmpDirs);
+      const content = doc.expand ? expandHeredoc(doc.content, env) : doc.content;
+      await writeFile(path.join(dir, doc.name), content, { mode: 0o644 });
+      out.push(plain({ root: dir, kind: 'context' }, [doc.name], false));
+      continue;
+    }
+    const src = ctx.lex.expandWord(raw, env);
+    if (from) {
+      const f = await fromState(ctx, from);
+      if (f.kind === 'dir') out.push(plain({ root: f.dir, kind: 'context' }, [src], false));
+      else out.push({ root: { root: '', kind: 'rootfs' }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
+      continue;
+    }
+    if (cmd.kind === 'add') {
+      const git = parseGitSource(src);
+      if (git) {
+        const { commit } = await resolveGitCommit(ctx.session.gitCache, git);
+        const dir = await tempDir(ctx, tmpDirs);
+        const co = await checkoutGit(ctx.session.gitCache, git, path.join(dir, 'repo'), { keepGitDir: cmd.keepGitDir });
+        out.push({
+          root: { root: co.dir, kind: 'context' },
+          patterns: ['/'],
+          keyParts: async () => `git:${git.url}#${commit}:${git.subdir ?? ''}:${cmd.keepGitDir}`,
+        });
+        continue;
+      }
+      if (/^https?:\/\//.test(src)) {
+        const checksum = cmd.checksum ? ctx.lex.expandWord(cmd.checksum, env) : undefined;
+        const dl = await download(ctx.session.httpCache, src, checksum);
+        const dir = await tempDir(ctx, tmpDirs);
+        await link(dl.file, path.join(dir, dl.name));
+        out.push({ root: { root: dir, kind: 'context' }, patterns: [dl.name], keyParts: async () => `url:${src}:${dl.digest}`, defaultMode: 0o600 });
+        continue;
+      }
+      if (cmd.checksum) throw new InputError(`${where}: --checksum can only be used with an http(s) URL`);
+      const archive = await isArchive(src, contextRoot, where);
+      out.push(plain(contextRoot, [src], archive));
+      continue;
+    }
+    out.push(plain(contextRoot, [src], false));
+  }
+  return out;
+}
+
+function plain(root: SourceRoot, patterns: string[], extract: boolean): Resolved {
+  return {
+    root,
+    patterns,
+    extract,
+    keyParts: async () => `${extract ? 'archive' : 'files'}:${await hashSources(await collectSources(root, patterns, 'COPY'), { withOwners: false })}`,
+  };
+}
+
+async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot) => Promise<void>): Promise<void> {
+  if (!s.state) return fn(s.root);
+  await withReadonlyRootfs(ctx.session, s.state.chain, (root) => fn({ root, kind: 'rootfs' }));
+}
+
+async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {
+  const dir = path.join(ctx.session.tmp, `src-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  list.push(dir);
+  return dir;
+}
+
+function parseMode(value: string, where: string): number {
+  if (!/^[0-7]{3,4}$/.test(value)) throw new InputError(`${where}: --chmod must be an octal mode such as 644 or 0755, not "${value}"`);
+  return parseInt(value, 8);
+}
+
+async function resolveOwner(root: string, spec: string): Promise<{ uid: number; gid: number }> {
+  const [u = '', g] = spec.split(':', 2);
+  const user = await resolveUser(root, u);
+  if (g === undefined) return { uid: user.uid, gid: /^\d+$/.test(u) ? user.uid : user.gid };
+  const group = await resolveUser(root, `${u}:${g}`);
+  return { uid: user.uid, gid: group.gid };
+}
+
+/** Only unquoted heredocs expand, and only variables: quotes in the body stay as written. */
+export function expandHeredoc(content: string, env: Record<string, string>): string {
+  return content.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, op, word, bare) => {
+    if (m === '\\$') return '$';
+    const name = (braced ?? bare) as string;
+    const v = env[name];
+    if (op === '-') return v ? v : (word as string);
+    if (op === '+') return v ? (word as string) : '';
+    return v ?? '';
+  });
+}
+
+const TAR_MAGIC = [
+  { at: 0, bytes: [0x1f, 0x8b], kind: 'gzip' },
+  { at: 0, bytes: [0x42, 0x5a, 0x68], kind: 'bzip2' },
+  { at: 0, bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], kind: 'xz' },
+  { at: 0, bytes: [0x28, 0xb5, 0x2f, 0xfd], kind: 'zstd' },
+  { at: 257, bytes: [0x75, 0x73, 0x74, 0x61, 0x72], kind: 'tar' },
+] as const;
+
+async function archiveKind(file: string): Promise<string | undefined> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(262);
+    await fh.read(buf, 0, 262, 0);
+    return TAR_MAGIC.find((m) => m.bytes.every((b, i) => buf[m.at + i] === b))?.kind;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function isArchive(src: string, root: SourceRoot, where: string): Promise<boolean> {
+  if (/[*?[]/.test(src)) return false;
+  const items: SourceItem[] = await collectSources(root, [src], where);
+  const [only] = items;
+  if (items.length !== 1 || !only || only.isDir || !only.entries[0]?.st.isFile()) return false;
+  return (await archiveKind(only.host)) !== undefined;
+}
+
+/** ADD of a local tar archive: unpack it at the destination, refusing hostile entries. */
+async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: string, dest: string, where: string): Promise<void> {
+  for (const item of items) {
+    const kind = await archiveKind(item.host);
+    let file = item.host;
+    let tmp: string | undefined;
+    if (kind === 'bzip2' || kind === 'xz' || kind === 'zstd') {
+      tmp = path.join(ctx.session.tmp, `archive-${randomBytes(6).toString('hex')}.tar`);
+      const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
+      await new Promise<void>((resolve, reject) => {
+        const out = createWriteStream(tmp!);
+        const child = spawn(tool, ['-dc', item.host], { stdio: ['ignore', 'pipe', 'inherit'] });
+        child.stdout.pipe(out);
+        child.on('error', reject);
+        out.on('finish', () => (child.exitCode === 0 || child.exitCode === null ? resolve() : reject(new InputError(`${where}: cannot decompress ${item.base}`))));
+      });
+      file = tmp;
+    }
+    try {
+      const target = await new DirMaker(destRoot).ensure(dest);
+      await applyLayer(
+        { path: file, mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar' },
+        target,
+        { format: 'flat' },
+      );
+    } finally {
+      if (tmp) await rm(tmp, { force: true });
+    }
+  }
+}
+
+/** WORKDIR: set the working directory, creating it (owned by USER) when it is missing. */
+export async function workdirStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Extract<Command, { kind: 'workdir' }>) {
+  const env = expansionEnv(scope, state);
+  const cfg = state.config.config ?? {};
+  const raw = ctx.lex.expandWord(cmd.path, env);
+  const dir = path.posix.normalize(path.posix.isAbsolute(raw) ? raw : path.posix.join(cfg.WorkingDir || '/', raw));
+  const createdBy = historyText(cmd.ins.text);
+  const key = cacheKey(state.key, 'workdir', dir, cfg.User ?? '');
+  const hit = await lookupCache(ctx, scope, key);
+  let next: StageState;
+  let cached = false;
+  if (hit) {
+    next = advance(state, key, hit.snapshot, createdBy);
+    cached = true;
+  } else {
+    const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged) => {
+      const existing = await resolveInRoot(merged, dir);
+      if (await lstat(existing).catch(() => undefined)) return;
+      const user = await resolveUser(merged, cfg.User ?? 'root');
+      await new DirMaker(merged, { uid: user.uid, gid: user.gid }).ensure(dir);
+    });
+    if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+    next = advance(state, key, outcome.snapshot, createdBy);
+  }
+  next.config.config = { ...(next.config.config ?? {}), WorkingDir: dir };
+  return { state: next, cached };
+}

@@ -1,0 +1,101 @@
+import path from 'node:path';
+import { Session } from './session.js';
+import { HOST_PLATFORM, loadDockerfile } from './build.js';
+import { planStages, ShellLex, automaticPlatformArgs, type Command } from '../frontend/index.js';
+import { envMap } from './state.js';
+import type { BuildOptions } from './types.js';
+
+export interface DryRunStep {
+  line: number;
+  instruction: string;
+  /** The instruction with build args and known ENV expanded (RUN keeps its text: the shell expands it). */
+  expanded: string;
+}
+
+export interface DryRunStage {
+  index: number;
+  name?: string;
+  base: string;
+  /** False when the base is an image the local store does not have: its ENV is then unknown. */
+  baseResolved: boolean;
+  dependsOn: (string | number)[];
+  steps: DryRunStep[];
+}
+
+/** The plan a build would follow, without running anything (`--dry-run`). */
+export async function dryRun(opts: BuildOptions): Promise<{ dockerfile: string; target: string; stages: DryRunStage[] }> {
+  const df = await loadDockerfile(opts);
+  const platform = opts.platform ?? HOST_PLATFORM;
+  const plan = planStages(df, { buildArgs: opts.buildArgs ?? {}, target: opts.target, platform, buildPlatform: HOST_PLATFORM });
+  const lex = new ShellLex(df.escape);
+  const session = await Session.get(opts.root).catch(() => undefined);
+  const auto = automaticPlatformArgs(platform, HOST_PLATFORM);
+  const stageEnv = new Map<number, Record<string, string>>();
+  const stages: DryRunStage[] = [];
+  for (const i of plan.order) {
+    const stage = plan.stages[i]!;
+    let env: Record<string, string> = {};
+    let baseResolved = true;
+    if (stage.baseStage !== undefined) env = { ...(stageEnv.get(stage.baseStage) ?? {}) };
+    else if (stage.baseImage.toLowerCase() !== 'scratch') {
+      const desc = await session?.images.resolve(stage.baseImage).catch(() => undefined);
+      if (desc && session) {
+        const manifest = await session.content.readJSON<{ config: { digest: string } }>(desc.digest);
+        const cfg = await session.content.readJSON<{ config?: { Env?: string[] } }>(manifest.config.digest);
+        env = Object.fromEntries(envMap(cfg.config ?? {}));
+      } else baseResolved = false;
+    }
+    const args: Record<string, string> = {};
+    const steps: DryRunStep[] = [];
+    for (const cmd of stage.commands) {
+      declare(cmd, args, opts.buildArgs ?? {}, plan.globalEnv, auto, lex, env);
+      if (cmd.kind === 'env') for (const p of cmd.pairs) env[p.key] = lex.expandWord(p.value, { ...args, ...env });
+      const scope = { ...args, ...env };
+      const text = cmd.ins.text;
+      const expanded = cmd.kind === 'run' ? text : safeExpand(lex, text, scope);
+      steps.push({ line: cmd.ins.line, instruction: text, expanded });
+    }
+    stageEnv.set(i, env);
+    stages.push({
+      index: i,
+      name: stage.name,
+      base: stage.baseImage,
+      baseResolved,
+      dependsOn: [...stage.deps.stages.map((d) => plan.stages[d]?.name ?? d), ...stage.deps.contexts],
+      steps,
+    });
+  }
+  const target = plan.stages[plan.target]!;
+  return { dockerfile: opts.dockerfileInline !== undefined ? '(inline)' : path.resolve(opts.dockerfile ?? path.join(opts.context, 'Dockerfile')), target: target.name ?? String(target.index), stages };
+}
+
+function declare(
+  cmd: Command,
+  args: Record<string, string>,
+  buildArgs: Record<string, string>,
+  globals: Record<string, string>,
+  auto: Record<string, string>,
+  lex: ShellLex,
+  env: Record<string, string>,
+): void {
+  if (cmd.kind !== 'arg') return;
+  for (const p of cmd.pairs) {
+    const v = buildArgs[p.key] ?? (p.value !== undefined ? lex.expandWord(p.value, { ...args, ...env }) : (auto[p.key] ?? globals[p.key]));
+    if (v !== undefined) args[p.key] = v;
+  }
+}
+
+function safeExpand(lex: ShellLex, text: string, scope: Record<string, string>): string {
+  // Expand word by word so one odd word does not hide the rest; keep quotes for readability.
+  return text
+    .split(/(\s+)/)
+    .map((w) => {
+      if (!w.includes('$')) return w;
+      try {
+        return lex.expandWord(w, scope);
+      } catch {
+        return w;
+      }
+    })
+    .join('');
+}

@@ -1,0 +1,108 @@
+import os from 'node:os';
+import {
+  exportDockerArchive,
+  exportOciLayout,
+  exportRootfs,
+  writeImage,
+  writeLayer,
+  type LayerInfo,
+} from '../exporter/index.js';
+import { normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
+import { InputError } from '../util/errors.js';
+import type { BuildContext } from './build.js';
+import type { ChainEntry, StageState } from './state.js';
+import type { BuildResult, LayerSummary } from './types.js';
+
+/** Runs `fn` over `items` with at most `limit` at a time, keeping order in the result. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/** The layer blob of a snapshot, made once per compression and timestamp clamp and remembered. */
+export async function layerFor(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
+  if (entry.layer) return entry.layer;
+  const compression = ctx.opts.compression ?? 'gzip';
+  const memoKey = `${compression}:${ctx.opts.sourceDateEpoch ?? ''}`;
+  const snapshots = ctx.session.snapshots;
+  const meta = await snapshots.meta(entry.snapshot);
+  const known = meta?.layers[memoKey];
+  if (known && (await ctx.session.content.has(known.digest))) return known;
+  const layer = await writeLayer(snapshots.fsPath(entry.snapshot), ctx.session.content, {
+    compression,
+    sourceDateEpoch: ctx.opts.sourceDateEpoch,
+  });
+  const fresh = await snapshots.meta(entry.snapshot);
+  if (fresh) {
+    fresh.layers[memoKey] = layer;
+    await snapshots.writeMeta(fresh);
+  }
+  return layer;
+}
+
+/** Writes the image of the final stage, tags it, and produces the requested outputs. */
+export async function exportImage(ctx: BuildContext, state: StageState): Promise<Omit<BuildResult, 'stepsTotal' | 'stepsCached' | 'durationMs'>> {
+  ctx.emit({ kind: 'export', what: 'layers', time: Date.now() });
+  const layers = await mapLimit(state.chain, Math.max(1, os.availableParallelism()), (e) => layerFor(ctx, e));
+  const epoch = ctx.opts.sourceDateEpoch;
+  const created = new Date(epoch !== undefined ? epoch * 1000 : Date.now()).toISOString();
+  const config: ImageConfig = structuredClone(state.config);
+  config.created = created;
+  config.history = state.history.map((h) => ({ ...h, created: h.created ?? created }));
+  if (ctx.opts.labels && Object.keys(ctx.opts.labels).length) {
+    config.config ??= {};
+    config.config.Labels = { ...(config.config.Labels ?? {}), ...ctx.opts.labels };
+  }
+  const { manifest, config: configDesc } = await writeImage(ctx.session.content, { layers, config });
+  const tags = (ctx.opts.tags ?? []).map((t) => {
+    try {
+      return normalizeRef(t).full;
+    } catch (e) {
+      throw new InputError(`invalid tag "${t}": ${(e as Error).message}`);
+    }
+  });
+  for (const t of tags) await ctx.session.images.tag(t, manifest);
+  await writeOutputs(ctx, manifest, tags);
+  const summaries: LayerSummary[] = layers.map((l, i) => ({
+    digest: l.digest,
+    diffID: l.diffID,
+    size: l.size,
+    mediaType: l.mediaType,
+    createdBy: state.chain[i]?.createdBy ?? '',
+  }));
+  const size = manifest.size + configDesc.size + layers.reduce((a, l) => a + l.size, 0);
+  return { manifestDigest: manifest.digest, configDigest: configDesc.digest, size, layers: summaries, tags };
+}
+
+async function writeOutputs(ctx: BuildContext, manifest: Descriptor, tags: string[]): Promise<void> {
+  for (const out of ctx.opts.outputs ?? []) {
+    ctx.emit({ kind: 'export', what: out.type, time: Date.now() });
+    switch (out.type) {
+      case 'image':
+        break;
+      case 'oci':
+        await exportOciLayout(ctx.session.content, manifest, out.dest, { refName: tags[0] ? refName(tags[0]) : undefined, tar: out.tar });
+        break;
+      case 'docker':
+        await exportDockerArchive(ctx.session.content, manifest, out.dest, tags);
+        break;
+      case 'local':
+        await exportRootfs(ctx.session.content, manifest, out.dest);
+        break;
+    }
+  }
+}
+
+/** The tag part of a reference, as `oci:DIR:TAG` tools expect in ref.name. */
+function refName(full: string): string {
+  const r = normalizeRef(full);
+  return r.tag ?? 'latest';
+}

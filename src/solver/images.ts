@@ -1,0 +1,95 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { applyLayer, importOciLayout } from '../exporter/index.js';
+import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../store/index.js';
+import { InputError } from '../util/errors.js';
+import type { Session } from './session.js';
+import { cacheKey } from './cache.js';
+import type { ChainEntry, StageState } from './state.js';
+import type { Platform } from './types.js';
+
+/** Unpacks (once) every layer of a manifest into snapshots and returns the stage state it starts. */
+export async function stateFromManifest(session: Session, manifestDesc: Descriptor, platform: Platform): Promise<StageState> {
+  const desc = await selectPlatform(session, manifestDesc, platform);
+  const manifest = await session.content.readJSON<Manifest>(desc.digest);
+  const config = await session.content.readJSON<ImageConfig>(manifest.config.digest);
+  const chain: ChainEntry[] = [];
+  for (const [i, layer] of manifest.layers.entries()) {
+    const diffID = config.rootfs.diff_ids[i];
+    if (!diffID) throw new InputError(`image ${desc.digest} has more layers than diff_ids`);
+    const snapshot = await snapshotForLayer(session, layer, diffID);
+    chain.push({ snapshot, layer: { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType }, createdBy: '' });
+  }
+  return {
+    chain,
+    config: { ...config, history: undefined },
+    history: config.history ?? [],
+    key: cacheKey('image', desc.digest),
+  };
+}
+
+const unpacking = new Map<string, Promise<string>>();
+
+/** The snapshot holding a layer's files, extracting it on first use. */
+export function snapshotForLayer(session: Session, layer: Descriptor, diffID: string): Promise<string> {
+  let p = unpacking.get(diffID);
+  if (!p) {
+    p = (async () => {
+      const known = await session.snapshots.byDiffID(diffID);
+      if (known) return known;
+      const staging = await session.snapshots.prepare();
+      try {
+        await rm(staging.upper, { recursive: true, force: true });
+        await applyLayer({ path: session.content.blobPath(layer.digest), mediaType: layer.mediaType }, staging.upper, { format: 'overlay' });
+        await mkdir(staging.upper, { recursive: true });
+        const id = await staging.commit(false);
+        const meta = await session.snapshots.meta(id);
+        if (meta) {
+          meta.layers[layer.mediaType] = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
+          await session.snapshots.writeMeta(meta);
+        }
+        await session.snapshots.linkDiffID(diffID, id);
+        return id;
+      } catch (e) {
+        await staging.discard();
+        throw e;
+      }
+    })();
+    unpacking.set(diffID, p);
+    p.catch(() => unpacking.delete(diffID));
+  }
+  return p;
+}
+
+async function selectPlatform(session: Session, desc: Descriptor, platform: Platform): Promise<Descriptor> {
+  if (!isIndexMediaType(desc.mediaType)) return desc;
+  const index = await session.content.readJSON<Index>(desc.digest);
+  const match =
+    index.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture) ??
+    index.manifests.find((m) => !m.platform);
+  if (!match) throw new InputError(`image ${desc.digest} has no manifest for ${platform.os}/${platform.architecture}`);
+  return match;
+}
+
+export type ImageResolver = (ref: string) => Promise<Descriptor | undefined>;
+
+/**
+ * Finds an image by reference: the local image store first, then (when a registry puller is
+ * configured) the registry.
+ */
+export async function resolveImage(session: Session, ref: string, pull?: ImageResolver): Promise<Descriptor> {
+  const local = await session.images.resolve(ref).catch((e: unknown) => {
+    throw new InputError(`invalid image reference "${ref}": ${(e as Error).message}`);
+  });
+  if (local) return local;
+  const pulled = pull ? await pull(ref) : undefined;
+  if (pulled) return pulled;
+  throw new InputError(
+    `image "${ref}" is not in the local store: build it, make it with \`stratum bootstrap\`, or pull it with \`stratum pull\``,
+  );
+}
+
+/** Imports an `oci-layout://DIR[:TAG]` context into the store and returns its manifest. */
+export async function resolveOciLayout(session: Session, dir: string, ref?: string): Promise<Descriptor> {
+  return importOciLayout(session.content, path.resolve(dir), ref);
+}

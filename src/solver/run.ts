@@ -1,0 +1,240 @@
+import { chown, chmod, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
+import { InputError, StratumError } from '../util/errors.js';
+import { runContainer } from '../worker/executor.js';
+import type { SpecMount } from '../worker/runc-spec.js';
+import { STANDARD_MOUNT_POINTS } from '../worker/runc-spec.js';
+import { resolveUser } from '../worker/users.js';
+import { collectSources, hashSources } from '../worker/sources.js';
+import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
+import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
+import { cacheKey } from './cache.js';
+import { expansionEnv, findStage, type BuildContext, type StageScope } from './build.js';
+import { shellOf, historyText } from './metadata.js';
+import { cloneState, DEFAULT_PATH, type StageState } from './state.js';
+import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from './steps.js';
+import { lookupCache, recordCache } from './lookup.js';
+import { CacheMounts } from './cachemounts.js';
+
+type RunCmd = Extract<Command, { kind: 'run' }>;
+
+/** The argv a RUN executes; a heredoc script with a shebang is mounted and run as a file. */
+export function runArgv(cmd: RunCmd, state: StageState): { argv: string[]; script?: { content: string } } {
+  const r = runScript(cmd);
+  if (r.type === 'exec') return { argv: r.args };
+  if (r.type === 'file') return { argv: [SCRIPT_PATH], script: { content: r.content } };
+  return { argv: [...shellOf(state), r.script] };
+}
+
+const SCRIPT_PATH = '/dev/.stratum-script';
+
+interface PreparedMount {
+  spec: SpecMount;
+}
+
+export async function runStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: RunCmd, n: number) {
+  const env = expansionEnv(scope, state);
+  const mountSpecs: MountSpec[] = cmd.mounts.map((raw) =>
+    parseMount(ctx.lex.expandWord(raw, env), { file: ctx.df.file, line: cmd.ins.line }),
+  );
+  const network = cmd.network ?? 'default';
+  if (!['default', 'none', 'host'].includes(network)) {
+    throw new InputError(`${ctx.df.file}:${cmd.ins.line}: --network must be default, none or host, not ${network}`);
+  }
+  const { argv, script } = runArgv(cmd, state);
+  const processEnv = runEnv(scope, state);
+  const cfg = state.config.config ?? {};
+  const mountKeys = await Promise.all(mountSpecs.map((m) => mountKey(ctx, m)));
+  const key = cacheKey(
+    state.key,
+    'run',
+    JSON.stringify(argv),
+    JSON.stringify(processEnv),
+    cfg.User ?? '',
+    cfg.WorkingDir ?? '/',
+    network,
+    JSON.stringify(mountKeys),
+  );
+  const createdBy = historyText(`RUN ${cmd.ins.text.replace(/^RUN\s+/i, '')}`);
+  const hit = await lookupCache(ctx, scope, key);
+  if (hit) return { state: advance(state, key, hit.snapshot, createdBy), cached: true };
+
+  const scratch = path.join(ctx.session.tmp, 'bundles');
+  await mkdir(scratch, { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  let result: { exitCode: number; tail: string } | undefined;
+  const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged, upper) => {
+    try {
+      const user = await resolveUser(merged, cfg.User ?? 'root');
+      const prepared: PreparedMount[] = [];
+      for (const m of mountSpecs) prepared.push(await prepareMount(ctx, m, cleanups));
+      const extra: SpecMount[] = [
+        { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['rbind', 'ro'] },
+        { destination: '/etc/hosts', type: 'bind', source: '/etc/hosts', options: ['rbind', 'ro'] },
+        ...prepared.map((p) => p.spec),
+      ];
+      if (script) {
+        const file = await writeTempFile(ctx.session, script.content, 0o755);
+        cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
+        extra.push({ destination: SCRIPT_PATH, type: 'bind', source: file, options: ['rbind', 'ro'] });
+      }
+      const stubs = await missingMountPoints(merged, [...STANDARD_MOUNT_POINTS, ...extra.map((m) => m.destination)]);
+      const cwd = cfg.WorkingDir || '/';
+      result = await runContainer({
+        rootfs: merged,
+        args: argv,
+        env: processEnv,
+        cwd,
+        uid: user.uid,
+        gid: user.gid,
+        additionalGids: user.additionalGids,
+        network: network === 'none' ? 'none' : 'host',
+        mounts: extra,
+        scratchDir: scratch,
+        onOutput: (c) => ctx.emit({ kind: 'step-log', stage: scope.name, step: n, data: c.toString('utf8'), time: Date.now() }),
+        signal: ctx.signal,
+      });
+      await removeMountStubs(upper, stubs);
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    }
+    if (result && result.exitCode !== 0) {
+      throw new StratumError(
+        `${ctx.df.file}:${cmd.ins.line}: RUN ${cmd.ins.text.replace(/^RUN\s+/i, '').slice(0, 200)}\n` +
+          `process exited with code ${result.exitCode}; last output:\n${result.tail}`,
+      );
+    }
+  });
+  if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+  return { state: advance(state, key, outcome.snapshot, createdBy), cached: false };
+}
+
+/** The environment of a RUN: the image ENV plus the stage's declared build args. */
+function runEnv(scope: StageScope, state: StageState): string[] {
+  const env = [...(state.config.config?.Env ?? [])];
+  const names = new Set(env.map((kv) => kv.slice(0, kv.indexOf('='))));
+  if (!names.has('PATH')) env.unshift(`PATH=${DEFAULT_PATH}`);
+  for (const [k, v] of scope.args) {
+    if (v !== undefined && !names.has(k)) env.push(`${k}=${v}`);
+  }
+  return env;
+}
+
+export function advance(state: StageState, key: string, snapshot: string | undefined, createdBy: string): StageState {
+  const next = cloneState(state);
+  next.key = key;
+  if (snapshot) next.chain.push({ snapshot, createdBy });
+  next.history.push({ created_by: createdBy, comment: 'stratum', ...(snapshot ? {} : { empty_layer: true }) });
+  return next;
+}
+
+/** What a mount contributes to the step's key: its settings and, for binds, the content it shows. */
+async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
+  const settings = JSON.stringify({ ...m, env: undefined });
+  if (m.type !== 'bind') return settings;
+  if (m.from) {
+    const from = await fromState(ctx, m.from);
+    if (from.kind === 'state') return `${settings}:${from.state.key}`;
+    const items = await collectSources({ root: from.dir, kind: 'context' }, [m.source ?? '/'], `RUN --mount from=${m.from}`);
+    return `${settings}:${await hashSources(items, { withOwners: false })}`;
+  }
+  const items = await collectSources(
+    { root: ctx.contextDir, kind: 'context', ignored: ctx.dockerignore.ignored, ignoreHasExceptions: ctx.dockerignore.hasExceptions },
+    [m.source ?? '/'],
+    'RUN --mount',
+  );
+  return `${settings}:${await hashSources(items, { withOwners: false })}`;
+}
+
+type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; dir: string };
+
+/** Resolves a `from=` / `--from=` value: a stage, a named context, or an image. */
+export async function fromState(ctx: BuildContext, ref: string): Promise<FromSource> {
+  const stage = findStage(ctx.plan, ref);
+  if (stage) {
+    const p = ctx.stageState(String(stage.index));
+    if (!p) throw new StratumError(`stage ${ref} was not scheduled`);
+    return { kind: 'state', state: await p };
+  }
+  const named = ctx.opts.contexts?.[ref];
+  if (named?.kind === 'local') return { kind: 'dir', dir: path.resolve(named.path) };
+  return { kind: 'state', state: await ctx.imageState(ref) };
+}
+
+const cacheMountsByDir = new Map<string, CacheMounts>();
+
+function cacheMountsFor(dir: string): CacheMounts {
+  let cm = cacheMountsByDir.get(dir);
+  if (!cm) {
+    cm = new CacheMounts(dir);
+    cacheMountsByDir.set(dir, cm);
+  }
+  return cm;
+}
+
+async function prepareMount(
+  ctx: BuildContext,
+  m: MountSpec,
+  cleanups: (() => Promise<void>)[],
+): Promise<PreparedMount> {
+  const where = `${ctx.df.file}: --mount=type=${m.type},target=${m.target}`;
+  switch (m.type) {
+    case 'tmpfs':
+      return { spec: { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] }};
+    case 'secret': {
+      const id = m.id ?? path.basename(m.target);
+      const src = ctx.opts.secrets?.[id];
+      if (!src) {
+        if (m.required) throw new InputError(`${where}: secret "${id}" is required but was not given (--secret id=${id},src=FILE)`);
+        return { spec: { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['ro', 'size=4k'] }};
+      }
+      return { spec: { destination: m.target, type: 'bind', source: path.resolve(src), options: ['rbind', 'ro'] }};
+    }
+    case 'cache': {
+      if (m.from) throw new InputError(`${where}: cache mounts seeded from another stage are not supported yet`);
+      const cm = cacheMountsFor(ctx.session.cacheMounts);
+      const lease = await cm.acquire(m.id ?? m.target, m.sharing ?? 'shared');
+      const source = lease.dir;
+      cleanups.push(lease.release);
+      if (await cm.isFresh(source)) {
+        await chown(source, m.uid ?? 0, m.gid ?? 0);
+        await chmod(source, m.mode ?? 0o755);
+      }
+      return { spec: { destination: m.target, type: 'bind', source, options: ['rbind', 'rw'] }};
+    }
+    case 'bind': {
+      let source: string;
+      if (m.from) {
+        const from = await fromState(ctx, m.from);
+        if (from.kind === 'dir') source = await resolveInContext(from.dir, m.source ?? '/', where);
+        else {
+          const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
+          await mountReadonlyOverlay(lowerDirs(ctx.session, from.state.chain), dir, ctx.session.snapshots.emptyDir);
+          cleanups.push(async () => {
+            await unmount(dir);
+            await rm(dir, { recursive: true, force: true });
+          });
+          source = await resolveInRoot(dir, m.source ?? '/');
+        }
+      } else {
+        source = await resolveInContext(ctx.contextDir, m.source ?? '/', where);
+      }
+      if (m.readonly) return { spec: { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] }};
+      // A writable bind must not change its source: writes go to a throwaway upper dir, as BuildKit discards them.
+      const scratchDir = path.join(ctx.session.tmp, `rwbind-${randomBytes(6).toString('hex')}`);
+      const merged = path.join(scratchDir, 'merged');
+      await mkdir(path.join(scratchDir, 'upper'), { recursive: true });
+      await mountOverlay([source], path.join(scratchDir, 'upper'), path.join(scratchDir, 'work'), merged, ctx.session.snapshots.emptyDir);
+      cleanups.push(async () => {
+        await unmount(merged);
+        await rm(scratchDir, { recursive: true, force: true });
+      });
+      return { spec: { destination: m.target, type: 'bind', source: merged, options: ['rbind', 'rw'] }};
+    }
+    default:
+      throw new InputError(`${where}: mount type ${m.type} is not supported`);
+  }
+}
+

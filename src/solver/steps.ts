@@ -1,0 +1,120 @@
+import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
+import type { Session } from './session.js';
+import type { ChainEntry } from './state.js';
+
+/** Host paths of a chain's snapshots, topmost first, as overlayfs wants its lower dirs. */
+export function lowerDirs(session: Session, chain: ChainEntry[]): string[] {
+  return chain.map((c) => session.snapshots.fsPath(c.snapshot)).reverse();
+}
+
+export interface StepOutcome {
+  snapshot?: string;
+  empty: boolean;
+}
+
+/**
+ * Runs `fn` against a writable rootfs: the chain as lower dirs, a fresh upper dir. The upper dir
+ * becomes a new snapshot unless the step changed nothing.
+ */
+export async function withWritableRootfs(
+  session: Session,
+  chain: ChainEntry[],
+  fn: (merged: string, upper: string) => Promise<void>,
+): Promise<StepOutcome> {
+  const staging = await session.snapshots.prepare();
+  let mounted = false;
+  try {
+    await mountOverlay(lowerDirs(session, chain), staging.upper, staging.work, staging.merged, session.snapshots.emptyDir);
+    mounted = true;
+    await fn(staging.merged, staging.upper);
+    await unmount(staging.merged);
+    mounted = false;
+    const empty = (await readdir(staging.upper)).length === 0;
+    if (empty) {
+      await staging.discard();
+      return { empty: true };
+    }
+    return { snapshot: await staging.commit(false), empty: false };
+  } catch (e) {
+    if (mounted) await unmount(staging.merged).catch(() => undefined);
+    await staging.discard();
+    throw e;
+  }
+}
+
+/** A fresh snapshot written directly (COPY --link): no parent underneath. */
+export async function withDetachedDir(session: Session, fn: (root: string) => Promise<void>): Promise<StepOutcome> {
+  const staging = await session.snapshots.prepare();
+  try {
+    await fn(staging.upper);
+    const empty = (await readdir(staging.upper)).length === 0;
+    if (empty) {
+      await staging.discard();
+      return { empty: true };
+    }
+    return { snapshot: await staging.commit(false), empty: false };
+  } catch (e) {
+    await staging.discard();
+    throw e;
+  }
+}
+
+/** Mounts a chain read-only for reading (COPY --from, RUN --mount from=); unmounts after `fn`. */
+export async function withReadonlyRootfs<T>(session: Session, chain: ChainEntry[], fn: (root: string) => Promise<T>): Promise<T> {
+  const dir = path.join(session.tmp, `ro-${randomBytes(6).toString('hex')}`);
+  await mountReadonlyOverlay(lowerDirs(session, chain), dir, session.snapshots.emptyDir);
+  try {
+    return await fn(dir);
+  } finally {
+    await unmount(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * runc creates a file or directory for every mount point that is missing in the rootfs. Those
+ * stubs are not the step's doing: note which mount points are missing before the run, and
+ * remove the empty stubs (and the empty parents made for them) from the upper dir after.
+ */
+export async function missingMountPoints(merged: string, targets: string[]): Promise<string[][]> {
+  const missing: string[][] = [];
+  for (const t of targets) {
+    const parts = t.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = path.join(merged, ...parts.slice(0, i));
+      if (!(await lstat(p).catch(() => undefined))) {
+        missing.push(parts.map((_, j) => '/' + parts.slice(0, j + 1).join('/')).slice(i - 1));
+        break;
+      }
+    }
+  }
+  return missing;
+}
+
+export async function removeMountStubs(upper: string, missing: string[][]): Promise<void> {
+  for (const created of missing) {
+    // Deepest first: the mount point, then the parents runc made for it, while they stay empty.
+    for (const p of [...created].reverse()) {
+      const host = path.join(upper, p);
+      const st = await lstat(host).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        if ((await readdir(host)).length > 0) break;
+        await rmdir(host);
+      } else if (st.isFile() && st.size === 0) {
+        await rm(host);
+      } else break;
+    }
+  }
+}
+
+export async function writeTempFile(session: Session, content: string, mode = 0o644): Promise<string> {
+  const dir = path.join(session.tmp, `heredoc-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'content');
+  await writeFile(file, content, { mode });
+  return file;
+}

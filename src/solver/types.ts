@@ -1,0 +1,81 @@
+/** The public contract of the engine: what `stratum build` and `stratum bake` hand to the solver. */
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+export type OutputSpec =
+  | { type: 'image' } // only the local image store (always written when tags are given)
+  | { type: 'oci'; dest: string; tar?: boolean }
+  | { type: 'docker'; dest: string }
+  | { type: 'local'; dest: string };
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/** A named build context: a local directory, an OCI layout, or an image by reference. */
+export type ContextSource =
+  | { kind: 'local'; path: string }
+  | { kind: 'oci-layout'; path: string; ref?: string }
+  | { kind: 'docker-image'; ref: string };
+
+export interface BuildOptions {
+  /** Store root (default: $STRATUM_ROOT or /var/lib/stratum). */
+  root?: string;
+  /** Directory of the main build context. */
+  context: string;
+  /** Path of the Dockerfile (default: CONTEXT/Dockerfile). */
+  dockerfile?: string;
+  /** Dockerfile text given inline (bake's dockerfile-inline); wins over `dockerfile`. */
+  dockerfileInline?: string;
+  tags?: string[];
+  buildArgs?: Record<string, string>;
+  labels?: Record<string, string>;
+  target?: string;
+  contexts?: Record<string, ContextSource>;
+  platform?: Platform;
+  outputs?: OutputSpec[];
+  noCache?: boolean;
+  /** Stages whose steps ignore the cache (--no-cache-filter). */
+  noCacheFilter?: string[];
+  compression?: Compression;
+  /** Clamp timestamps and fix `created` (SOURCE_DATE_EPOCH). */
+  sourceDateEpoch?: number;
+  /** Secrets for RUN --mount=type=secret: id -> file path. */
+  secrets?: Record<string, string>;
+  /** Push the tags to their registries once built (needs the registry part). */
+  push?: boolean;
+  /** Receives progress events; see ProgressEvent. */
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export type ProgressEvent =
+  | { kind: 'stage-start'; stage: string; time: number }
+  | { kind: 'step-start'; stage: string; step: number; total: number; text: string; time: number }
+  | { kind: 'step-log'; stage: string; step: number; data: string; time: number }
+  | { kind: 'step-done'; stage: string; step: number; cached: boolean; time: number; durationMs: number }
+  | { kind: 'stage-done'; stage: string; time: number }
+  | { kind: 'export'; what: string; time: number };
+
+export interface LayerSummary {
+  digest: string;
+  diffID: string;
+  size: number;
+  mediaType: string;
+  createdBy: string;
+}
+
+export interface BuildResult {
+  /** Digest of the image manifest (OCI). */
+  manifestDigest: string;
+  configDigest: string;
+  /** Total compressed size of layers + config + manifest. */
+  size: number;
+  layers: LayerSummary[];
+  tags: string[];
+  stepsTotal: number;
+  stepsCached: number;
+  durationMs: number;
+}

@@ -1,0 +1,58 @@
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { StratumError } from './errors.js';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions extends SpawnOptions {
+  /** Written to the child's stdin, then closed. */
+  input?: string | Buffer;
+  /** Reject unless the exit code is 0 (default true). */
+  check?: boolean;
+  /** Called with each chunk of combined output, for live progress. */
+  onOutput?: (chunk: Buffer) => void;
+}
+
+/** Runs a program (never through a shell) and collects its output. */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const { input, check = true, onOutput, ...spawnOpts } = opts;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...spawnOpts, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => {
+      out.push(c);
+      onOutput?.(c);
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      err.push(c);
+      onOutput?.(c);
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new StratumError(`${cmd}: command not found`, 3));
+      else reject(e);
+    });
+    child.on('close', (code, signal) => {
+      const res = {
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
+      if (check && res.code !== 0) {
+        const tail = (res.stderr || res.stdout).trim().split('\n').slice(-15).join('\n');
+        reject(new StratumError(`${cmd} ${args.join(' ')} exited with ${res.code}${signal ? ` (${signal})` : ''}\n${tail}`));
+      } else resolve(res);
+    });
+    if (input !== undefined) child.stdin!.end(input);
+    else child.stdin!.end();
+  });
+}
+
+/** True when `cmd` is on PATH. */
+export async function which(cmd: string): Promise<boolean> {
+  const r = await run('sh', ['-c', `command -v ${cmd}`], { check: false });
+  return r.code === 0;
+}
