@@ -56,6 +56,12 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
     opts.dockerfile = df;
   }
 
+  const epoch = ctx.env.SOURCE_DATE_EPOCH;
+  if (epoch !== undefined && epoch !== '') {
+    if (!/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
+    opts.sourceDateEpoch = Number(epoch);
+  }
+
   const tags = [...(t.tags ?? [])];
   if (ctx.needed.has(name) && !tags.length) tags.push(internalTag(name, ctx.runId));
   if (tags.length) opts.tags = tags;

@@ -75,7 +75,9 @@ export interface RunBakeOptions {
   noCache?: boolean;
   cwd?: string;
   env?: Record<string, string | undefined>;
-  /** Where runs are kept (default: bakeStateDir()). */
+  /** Store root handed to the engine (BuildOptions.root); runs are kept under ROOT/bake. */
+  root?: string;
+  /** Where runs are kept (default: ROOT/bake, else bakeStateDir()). */
   stateDir?: string;
   runId?: string;
   onEvent?: (e: BakeEvent) => void;
@@ -95,11 +97,12 @@ export function newRunId(now = new Date()): string {
 }
 
 async function defaultBuild(): Promise<BuildFn> {
-  // resolved at run time so the bake part does not require the engine to compile
-  const spec = '../solver/index.js';
-  const mod = (await import(spec)) as { build?: BuildFn };
-  if (typeof mod.build !== 'function') throw new Error('the build engine (src/solver) does not export build()');
-  return mod.build;
+  // resolved at run time so the bake part compiles and tests without the engine
+  for (const spec of ['../solver/index.js', '../solver/build.js']) {
+    const mod = (await import(spec).catch(() => undefined)) as { build?: BuildFn } | undefined;
+    if (typeof mod?.build === 'function') return mod.build;
+  }
+  throw new Error('the build engine (src/solver) does not export build()');
 }
 
 const KEEP_RUNS = 20;
@@ -155,7 +158,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): P
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   const runId = opts.runId ?? newRunId();
-  const stateDir = opts.stateDir ?? bakeStateDir(env);
+  const stateDir = opts.stateDir ?? (opts.root ? path.join(opts.root, 'bake') : bakeStateDir(env));
   const runDir = path.join(stateDir, runId);
   const logDir = path.join(runDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
@@ -224,7 +227,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): P
       emit({ kind: 'progress', time: Date.now(), target: t, event: e });
     };
     try {
-      const result = await build({ ...plans.get(t)!, onProgress, signal: opts.signal });
+      const result = await build({ ...plans.get(t)!, ...(opts.root ? { root: opts.root } : {}), onProgress, signal: opts.signal });
       r.status = 'done';
       r.result = result;
       r.tags = result.tags?.length ? result.tags : r.tags;

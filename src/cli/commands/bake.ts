@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import { createProgress, loadDefinition, printView, runBake, select, summaryTable, writeMetadata, type ProgressMode } from '../../bake/index.js';
 import { InputError, StratumError } from '../../util/errors.js';
+import { rootOf } from '../root.js';
 
 interface BakeCliOptions {
   file: string[];
@@ -41,11 +42,11 @@ Targets depend on each other through contexts: contexts = { base = "target:base"
 first and gives its image to the dependent as the named context "base". Variables take their
 values from the environment (TAG=dev stratum bake). A failing target skips its dependents;
 without --keep-going nothing new starts after a failure.
-Each target's full log is kept under $STRATUM_ROOT/bake/<run-id>/logs/; "stratum report" renders
+Each target's full log is kept under ROOT/bake/<run-id>/logs/ (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum); "stratum report" renders
 the last run as an HTML page.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
-    .action(async (targets: string[], opts: BakeCliOptions) => {
+    .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
       const sets = [...opts.set];
       if (opts.push) sets.push('*.push=true');
       const def = await loadDefinition(opts.file, sets);
@@ -66,7 +67,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       process.once('SIGTERM', onSig);
       let run;
       try {
-        run = await runBake(def, { targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { rootOf } from '../root.js';
 import { bakeStateDir, loadRun, renderReport } from '../../bake/index.js';
 import { InputError } from '../../util/errors.js';
 import { which } from '../../util/exec.js';
@@ -13,11 +14,12 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write the page here (default: <run dir>/report.html)')
     .option('--run <id>', 'a run id other than the last one')
     .option('--open', 'open the page in the desktop browser (xdg-open)')
-    .addHelpText('after', `\nRuns are kept under ${bakeStateDir()} (set STRATUM_ROOT to move it).\nExit codes: 0 written, 2 no run recorded.`)
-    .action(async (opts: { output?: string; run?: string; open?: boolean }) => {
+    .addHelpText('after', `\nRuns are kept under ROOT/bake (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum).\nExit codes: 0 written, 2 no run recorded.`)
+    .action(async (opts: { output?: string; run?: string; open?: boolean }, command: Command) => {
+      const root = rootOf(command);
       let run;
       try {
-        run = loadRun(bakeStateDir(), opts.run);
+        run = loadRun(root ? path.join(root, 'bake') : bakeStateDir(), opts.run);
       } catch (e) {
         throw new InputError(`cannot load the bake run: ${(e as Error).message}`);
       }
