@@ -38,7 +38,9 @@ export interface LintOptions {
   imageExists?: (ref: string) => Promise<boolean>;
 }
 
-const BUILD_TOOL_RE = /^(build-essential|gcc|g\+\+|cpp|clang|llvm|make|cmake|automake|autoconf|libtool|pkg-config|pkgconf|git|gfortran|rustc|cargo|golang)(-[0-9.]+)?$|^(gcc|g\+\+|cpp|clang)(-[0-9.]+)?(-[a-z0-9_-]+)?$|-dev$/;
+// Compilers (also versioned and cross ones), build drivers, headers, git. Not runtime support
+// packages that share a prefix, such as gcc-12-base (libgcc-s1 depends on it).
+const BUILD_TOOL_RE = /^(build-essential|gcc|g\+\+|cpp|clang|llvm|make|cmake|automake|autoconf|libtool|pkg-config|pkgconf|git|gfortran|rustc|cargo|golang)(-[0-9.]+)?$|^(gcc|g\+\+|cpp)(-[0-9.]+)?-[a-z0-9_]+-linux-gnu[a-z0-9]*$|-dev$/;
 
 export function isBuildTool(pkg: string): boolean {
   return BUILD_TOOL_RE.test(pkg.replace(/[:=].*$/, ''));
