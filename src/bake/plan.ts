@@ -96,7 +96,8 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
   if (Object.keys(contexts).length) opts.contexts = contexts;
 
   const outputs: OutputSpec[] = [];
-  let push = !!ctx.push;
+  // --push pushes what has tags (an untagged intermediate stays local); an output asking to push needs tags
+  let push = false;
   for (const o of t.output ?? []) {
     const type = o.type ?? 'image';
     const dest = o.dest ? local(o.dest) : undefined;
@@ -124,10 +125,8 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
     }
   }
   if (outputs.length) opts.outputs = outputs;
-  if (push) {
-    if (!t.tags?.length) fail('push needs at least one tag');
-    opts.push = true;
-  }
+  if (push && !t.tags?.length) fail('an output with push needs at least one tag');
+  if (push || (ctx.push && t.tags?.length)) opts.push = true;
 
   const secrets: Record<string, string> = {};
   for (const s of t.secret ?? []) {

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option('-f, --file <file>', 'bake file (repeatable; "-" reads stdin); default: docker-bake.json, docker-bake.hcl, docker-bake.override.{json,hcl}', collect, [])
     .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable)', collect, [])
     .option('--print', 'print the resolved definition as JSON (like buildx --print) and exit')
-    .option('--push', 'push every target\'s tags once built (shorthand for --set=*.output=type=registry)')
+    .option('--push', 'push the tags of every tagged target once built')
     .option('--load', 'accepted for buildx compatibility: images always go to the local image store')
     .option('--no-cache', 'do not use the build cache')
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
@@ -47,9 +47,7 @@ the last run as an HTML page.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
     .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
-      const sets = [...opts.set];
-      if (opts.push) sets.push('*.push=true');
-      const def = await loadDefinition(opts.file, sets);
+      const def = await loadDefinition(opts.file, opts.set);
       if (opts.print) {
         const sel = select(def, targets);
         process.stdout.write(JSON.stringify(printView(def, sel), null, 2) + '\n');

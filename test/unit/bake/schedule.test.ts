@@ -251,3 +251,41 @@ test('progress: plain lines carry time and target, json is one event per line, t
   assert.match(tty, /✘ lint/);
   assert.match(tty, /#\d\/3 RUN step \d of /, 'shows the running step');
 });
+
+test('plan: --push pushes tagged targets only; outputs, secrets and platforms map to the engine', async () => {
+  const { planTarget } = await import('../../../src/bake/plan.js');
+  fs.writeFileSync(path.join(dir, 'token'), 's3cret');
+  const def = await loadBake(
+    [
+      {
+        name: 'p.hcl',
+        data: `
+target "tagged" {
+  tags = ["r.example/a:1"]
+  platforms = ["linux/arm64/v8", "linux/amd64"]
+  output = ["type=oci,dest=out.tar", { type = "local", dest = "rootfs" }, "type=cacheonly"]
+  secret = ["id=tok,src=token", { type = "env", id = "MY_ENV" }]
+  no-cache-filter = ["build"]
+}
+target "plain" {}
+target "pushy" {
+  output = ["type=registry"]
+}`,
+      },
+    ],
+    { env: {} },
+  );
+  const ctx = { cwd: dir, runId: 'r', runDir: path.join(dir, 'plan-run'), env: { MY_ENV: 'from-env' }, push: true, needed: new Set<string>() };
+  const a = planTarget(def, 'tagged', ctx);
+  assert.equal(a.push, true);
+  assert.deepEqual(a.platform, { os: 'linux', architecture: 'arm64', variant: 'v8' });
+  assert.deepEqual(a.outputs, [
+    { type: 'oci', dest: path.join(dir, 'out.tar'), tar: true },
+    { type: 'local', dest: path.join(dir, 'rootfs') },
+  ]);
+  assert.equal(a.secrets!.tok, path.join(dir, 'token'));
+  assert.equal(fs.readFileSync(a.secrets!.MY_ENV!, 'utf8'), 'from-env');
+  assert.deepEqual(a.noCacheFilter, ['build']);
+  assert.equal(planTarget(def, 'plain', ctx).push, undefined, 'an untagged target stays local under --push');
+  assert.throws(() => planTarget(def, 'pushy', ctx), /p\.hcl:\d+:1: target "pushy": an output with push needs at least one tag/);
+});
