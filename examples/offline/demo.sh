@@ -38,4 +38,4 @@ done
 GIT_BASE="git://127.0.0.1:$port" "${stratum[@]}" bake -f examples/offline/docker-bake.hcl "${sets[@]}" "${targets[@]}"
 
 step "report"
-node --import tsx "$root/src/catalog/offline-demo.ts" "$work/out"
+node --import tsx "$root/src/catalog/offline-demo.ts" "$work/out" --json "$work/report.json"

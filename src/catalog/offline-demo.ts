@@ -5,6 +5,8 @@
  *
  *   node --import tsx src/catalog/offline-demo.ts OUT_DIR
  *
+ *   node --import tsx src/catalog/offline-demo.ts OUT_DIR --json report.json   (also writes the figures)
+ *
  * OUT_DIR holds one OCI layout directory per bake target (examples/offline/demo.sh writes them).
  */
 import { existsSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../util/errors.js';
+import { writeFileAtomic } from './files.js';
 import { humanSize, reportImage, runInRootfs, table, type ImageReport } from './measure.js';
 
 export interface OfflineService {
@@ -100,13 +103,16 @@ export async function offlineReport(outDir: string, opts: { services?: OfflineSe
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const out = process.argv[2];
-  if (!out) {
-    process.stderr.write('usage: offline-demo.ts OUT_DIR\n');
+  const jsonAt = process.argv.indexOf('--json');
+  const jsonFile = jsonAt > 0 ? process.argv[jsonAt + 1] : undefined;
+  if (!out || out.startsWith('-') || (jsonAt > 0 && !jsonFile)) {
+    process.stderr.write('usage: offline-demo.ts OUT_DIR [--json FILE]\n');
     process.exit(2);
   }
   offlineReport(out).then(
-    (r) => {
+    async (r) => {
       process.stdout.write(r.text + '\n');
+      if (jsonFile) await writeFileAtomic(jsonFile, JSON.stringify({ ok: r.ok, images: r.images, services: r.services }, null, 2) + '\n');
       process.exit(r.ok ? 0 : 1);
     },
     (e: Error & { exitCode?: number }) => {
