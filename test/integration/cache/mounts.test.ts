@@ -23,13 +23,14 @@ async function buildOut(name: string, dockerfile: string) {
 }
 
 /** Start and end times (seconds) written by two stages that each hold the cache for a second. */
-function intervals(text: string): [number, number][] {
+function intervals(text: string): [[number, number], [number, number]] {
   const byName = new Map<string, number>();
   for (const line of text.trim().split('\n')) {
     const [name, t] = line.split(' ');
     byName.set(name!, Number(t));
   }
-  return ['a', 'b'].map((s) => [byName.get(`start-${s}`)!, byName.get(`end-${s}`)!] as [number, number]);
+  const span = (s: string): [number, number] => [byName.get(`start-${s}`)!, byName.get(`end-${s}`)!];
+  return [span('a'), span('b')];
 }
 
 function concurrentDockerfile(tag: string, sharing: string): string {
