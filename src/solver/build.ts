@@ -14,6 +14,7 @@ import {
 } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
+import { checkExecutor } from '../worker/executor.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
@@ -61,6 +62,7 @@ export interface StageScope {
 /** Builds a Dockerfile into an image in the local store, then writes the requested outputs. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
+  await checkExecutor();
   const session = await Session.get(opts.root);
   const controller = new AbortController();
   const onAbort = () => controller.abort();

@@ -14,17 +14,23 @@ export async function stateFromManifest(session: Session, manifestDesc: Descript
   const manifest = await session.content.readJSON<Manifest>(desc.digest);
   const config = await session.content.readJSON<ImageConfig>(manifest.config.digest);
   const chain: ChainEntry[] = [];
+  // History entries that made a layer, in order, name what each layer came from.
+  const layerHistory = (config.history ?? []).filter((h) => !h.empty_layer);
   for (const [i, layer] of manifest.layers.entries()) {
     const diffID = config.rootfs.diff_ids[i];
     if (!diffID) throw new InputError(`image ${desc.digest} has more layers than diff_ids`);
     const snapshot = await snapshotForLayer(session, layer, diffID);
-    chain.push({ snapshot, layer: { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType }, createdBy: '' });
+    const createdBy = layerHistory[i]?.created_by ?? '';
+    chain.push({ snapshot, layer: { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType }, createdBy });
   }
   return {
     chain,
     config: { ...config, history: undefined },
     history: config.history ?? [],
-    key: cacheKey('image', desc.digest),
+    // Keyed on content, not on the manifest digest: an identical image rebuilt at another time
+    // (a new `created`) must keep its dependents' cache. Config fields that steps read are part
+    // of those steps' own keys.
+    key: cacheKey('layers', ...config.rootfs.diff_ids),
   };
 }
 

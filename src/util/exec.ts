@@ -1,4 +1,6 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import path from 'node:path';
 import { StratumError } from './errors.js';
 
 export interface RunResult {
@@ -51,8 +53,15 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   });
 }
 
-/** True when `cmd` is on PATH. */
+/** True when `cmd` is an executable file in one of the PATH directories. */
 export async function which(cmd: string): Promise<boolean> {
-  const r = await run('sh', ['-c', `command -v ${cmd}`], { check: false });
-  return r.code === 0;
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    try {
+      await access(path.join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
 }

@@ -60,6 +60,10 @@ export async function collectSources(src: SourceRoot, patterns: string[], what: 
 }
 
 async function expandPattern(src: SourceRoot, pattern: string, what: string): Promise<string[]> {
+  const relative = path.posix.normalize(pattern.replace(/^\/+/, '') || '.');
+  if (src.kind === 'context' && (relative === '..' || relative.startsWith('../'))) {
+    throw new InputError(`${what}: ${pattern} is outside the build context`);
+  }
   const clean = path.posix.normalize('/' + pattern).slice(1);
   const resolve = (p: string) => (src.kind === 'context' ? resolveInContext(src.root, p, what) : resolveInRoot(src.root, p));
   if (!GLOB.test(clean)) {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what stratum and its tests need on Debian/Ubuntu (as root), then the npm dependencies.
+# Idempotent: packages already present are skipped by apt; `npm ci` runs only when the lock changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  runc          # runs RUN steps (the OCI runtime)
+  mmdebstrap    # bootstraps Debian base images
+  git           # ADD of git sources; fixture repositories
+  attr          # getfattr/setfattr: overlayfs opaque dirs in layers
+  zstd xz-utils bzip2  # zstd layers; ADD of compressed archives
+  skopeo umoci  # independent judges of the OCI images in tests
+  buildah       # the peer builder the tests and benchmark compare against
+  docker-registry apache2-utils openssl  # a real registry on loopback (htpasswd, TLS) for tests
+  chromium      # renders the bake report in tests
+  python3 ca-certificates util-linux iproute2
+)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/prereqs.sh must run as root (it installs packages with apt-get)" >&2
+  exit 3
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# docker-registry's package starts a service we do not use; tests start their own on free ports.
+systemctl disable --now docker-registry >/dev/null 2>&1 || true
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "stratum needs Node.js 20 or newer (apt-get install nodejs, or nodesource)" >&2
+  exit 3
+fi
+stamp=node_modules/.stratum-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  npm ci --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
