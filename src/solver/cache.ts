@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { atomicWrite } from '../store/index.js';
+// Not the store index: store/gc.ts reads cache records, and this keeps the import graph acyclic.
+import { atomicWrite } from '../store/fsutil.js';
 
 export interface CacheRecord {
   key: string;
@@ -36,6 +37,12 @@ export class CacheIndex {
     const file = this.file(rec.key);
     await mkdir(path.dirname(file), { recursive: true });
     await atomicWrite(file, JSON.stringify(rec));
+  }
+
+  /** Marks a record as just used: prune's --keep-storage and until= filter go by last use. */
+  async touch(key: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.file(key), now, now).catch(() => undefined);
   }
 
   async delete(key: string): Promise<void> {

@@ -7,6 +7,7 @@ export async function lookupCache(ctx: BuildContext, scope: StageScope, key: str
   if (!rec) return undefined;
   if (ctx.rebuildTime && new Date(rec.created) < ctx.rebuildTime) return undefined;
   if (!(await ctx.session.snapshots.exists(rec.snapshot))) return undefined;
+  await ctx.session.cache.touch(key);
   return { snapshot: rec.snapshot };
 }
 

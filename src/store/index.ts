@@ -4,3 +4,23 @@ export { normalizeRef, LOCAL_REGISTRY, type ParsedRef } from './reference.js';
 export { withFileLock } from './lock.js';
 export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
 export * from './types.js';
+export {
+  storeLock,
+  withStoreLock,
+  tryExclusive,
+  recoverStore,
+  sweepTmp,
+  storeUsage,
+  prune,
+  checkStore,
+  diskUsage,
+  parseSize,
+  parseDuration,
+  type LockMode,
+  type LockOptions,
+  type Release,
+  type UsageEntry,
+  type PruneOptions,
+  type PruneReport,
+  type Problem,
+} from './gc.js';
