@@ -8,7 +8,7 @@ import {
   type LayerInfo,
 } from '../exporter/index.js';
 import { normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
-import { InputError } from '../util/errors.js';
+import { InputError, StratumError } from '../util/errors.js';
 import type { BuildContext } from './build.js';
 import type { ChainEntry, StageState } from './state.js';
 import type { BuildResult, LayerSummary } from './types.js';
@@ -69,6 +69,8 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
       throw new InputError(`invalid tag "${t}": ${(e as Error).message}`);
     }
   });
+  // Tags last, and only for a build nobody interrupted: a tag never names a half-finished build.
+  if (ctx.signal.aborted) throw new StratumError('build cancelled', 130);
   for (const t of tags) await ctx.session.images.tag(t, manifest);
   await writeOutputs(ctx, manifest, tags);
   const summaries: LayerSummary[] = layers.map((l, i) => ({

@@ -6,6 +6,7 @@ import { InputError } from '../../util/errors.js';
 import { collect, csvFields, keyValues, parseBuildContext, parseOutput, parsePlatformFlag } from '../options.js';
 import { formatSize, progressPrinter, type ProgressMode } from '../progress.js';
 import { rootOf } from '../root.js';
+import { interruptSignal } from '../signals.js';
 
 interface BuildFlags {
   file?: string;
@@ -60,7 +61,7 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
         process.stdout.write(JSON.stringify(await dryRun(opts), null, 2) + '\n');
         return;
       }
-      const result = await build(opts);
+      const result = await build({ ...opts, signal: interruptSignal() });
       if (flags.quiet) {
         process.stdout.write(`${result.manifestDigest}\n`);
         return;

@@ -123,3 +123,43 @@ t.addfile(i, io.BytesIO(data)); t.close()`,
     assert.match(user.stderr, /needs root/);
   });
 });
+
+describe('an interrupted build', { timeout: 5 * 60_000 }, () => {
+  it('stops its container, unmounts, and leaves no tag or output (exit 130)', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'stratum-interrupt-'));
+    try {
+      const root = path.join(tmp, 'store');
+      await ensureDebianBase(root);
+      const dir = path.join(tmp, 'ctx');
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'Dockerfile'), 'FROM localhost/debian:bookworm\nRUN echo sleeping && sleep 60\n');
+      const out = path.join(tmp, 'out');
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--root', root, 'build', dir, '-t', 'localhost/int:1', '--progress', 'plain', '-o', `type=oci,dest=${out}`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      const started = new Promise<void>((resolve) =>
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          if (stderr.includes('#stage-0 sleeping')) resolve();
+        }),
+      );
+      await started;
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 130, stderr);
+      assert.ok(Date.now() - t0 < 20_000, 'stopped promptly, not after the sleep');
+      assert.equal(await stat(out).catch(() => undefined), undefined);
+      const images = await stratum(['images', '--json'], { root });
+      assert.ok(!images.stdout.includes('localhost/int:1'));
+      const mounts = await run('sh', ['-c', `grep -c ${root} /proc/mounts || true`]);
+      assert.equal(mounts.stdout.trim(), '0');
+      const runc = await run('runc', ['list', '-q']);
+      assert.doesNotMatch(runc.stdout, /stratum-/);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -71,4 +71,46 @@ describe('build outputs', { timeout: 10 * 60_000 }, () => {
     const third = await stratum(['build', ctx, '-q'], { root });
     assert.notEqual(third.stdout.trim(), first.stdout.trim());
   });
+
+  it('takes named contexts: a directory, docker-image:// and oci-layout://', async () => {
+    const oci = path.join(tmp, 'ctx-oci');
+    const built = await stratum(['build', ctx, '-t', 'localhost/out:2', '--progress', 'quiet', '-o', `type=oci,dest=${oci}`], { root });
+    assert.equal(built.code, 0, built.stderr);
+    const extra = path.join(tmp, 'extra');
+    await mkdir(extra);
+    await writeFile(path.join(extra, 'hello.txt'), 'from a named context\n');
+    const dir = path.join(tmp, 'named');
+    await mkdir(dir);
+    await writeFile(
+      path.join(dir, 'Dockerfile'),
+      'FROM base\nCOPY --from=extra hello.txt /hello.txt\nCOPY --from=layout /opt/app.txt /from-layout.txt\n',
+    );
+    const local = path.join(tmp, 'named-rootfs');
+    const r = await stratum(
+      [
+        'build', dir, '--platform', 'linux/amd64', '--progress', 'quiet', '-o', `type=local,dest=${local}`,
+        '--build-context', 'base=docker-image://localhost/debian:bookworm',
+        '--build-context', `extra=${extra}`,
+        '--build-context', `layout=oci-layout://${oci}:2`,
+      ],
+      { root },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(path.join(local, 'hello.txt'), 'utf8'), 'from a named context\n');
+    assert.equal(await readFile(path.join(local, 'from-layout.txt'), 'utf8'), 'app\n');
+    assert.ok((await readFile(path.join(local, 'etc/debian_version'), 'utf8')).startsWith('12'));
+  });
+
+  it('writes zstd layers on request', async () => {
+    const oci = path.join(tmp, 'zstd');
+    const r = await stratum(['build', ctx, '--compression', 'zstd', '--progress', 'quiet', '-o', `type=oci,dest=${oci}`], { root });
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci:${oci}`])).stdout) as { layers: { mediaType: string }[] };
+    // The base keeps its gzip layer; every layer stratum made is zstd.
+    assert.deepEqual(
+      manifest.layers.slice(1).map((l) => l.mediaType),
+      ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd'],
+    );
+    await run('skopeo', ['copy', '-q', `oci:${oci}`, `oci:${path.join(tmp, 'zstd-copy')}:x`]);
+  });
 });
