@@ -22,6 +22,13 @@ RUN date +%s%N > /b-start && sleep 2 && date +%s%N > /b-end
 FROM base AS unused
 RUN exit 1
 
+FROM base AS with-trigger
+ONBUILD ARG VERSION
+ONBUILD RUN echo "triggered $VERSION" > /triggered
+
+FROM with-trigger AS triggered
+RUN test -f /triggered
+
 FROM base
 ARG VERSION=1.0
 ARG GIT_URL
@@ -44,10 +51,12 @@ RUN <<EOF
 #!/bin/bash
 echo "bash \${BASH_VERSINFO[0]}" > /shebang.txt
 EOF
-ADD files.tar.gz /opt/unpacked/
+ADD files.tgz /opt/unpacked/
 ADD \${GIT_URL} /opt/gitsrc
 COPY --chown=nobody:nogroup --chmod=600 app.conf /etc/app.conf
 COPY relative.txt ./
+COPY --from=triggered /triggered /triggered
+COPY . /ctx/
 RUN --mount=type=bind,source=files,target=/mnt/files cp /mnt/files/data.txt /from-bind.txt
 RUN --mount=type=secret,id=token,required=true test "$(cat /run/secrets/token)" = s3cret
 RUN --mount=type=tmpfs,target=/scratch touch /scratch/x
@@ -78,16 +87,18 @@ describe('Dockerfile features in a real build', { timeout: 10 * 60_000 }, () => 
     await mkdir(path.join(ctx, 'files'), { recursive: true });
     await mkdir(path.join(tmp, 'tarsrc/inner'), { recursive: true });
     await writeFile(path.join(tmp, 'tarsrc/inner/packed.txt'), 'packed\n');
-    await run('tar', ['-czf', path.join(ctx, 'files.tar.gz'), '-C', path.join(tmp, 'tarsrc'), 'inner']);
+    await run('tar', ['-czf', path.join(ctx, 'files.tgz'), '-C', path.join(tmp, 'tarsrc'), 'inner']);
     await writeFile(path.join(ctx, 'files/data.txt'), 'from the bind mount\n');
     await writeFile(path.join(ctx, 'app.conf'), 'key=value\n');
     await writeFile(path.join(ctx, 'relative.txt'), 'relative\n');
+    await writeFile(path.join(ctx, 'secret-key.pem'), 'do not ship\n');
+    await writeFile(path.join(ctx, '.dockerignore'), 'secret-*\n*.tar.gz\n');
     await writeFile(path.join(ctx, 'Dockerfile'), DOCKERFILE);
     await writeFile(path.join(tmp, 'token'), 's3cret');
     await mkdir(path.join(tmp, 'gitsrc'));
     await writeFile(path.join(tmp, 'gitsrc/hello.txt'), 'from git\n');
     const commit = await makeRepo(path.join(tmp, 'gitsrc'), path.join(tmp, 'repo.git'));
-    buildArgs = ['--build-arg', `GIT_URL=file://${tmp}/repo.git#${commit}`, '--secret', `id=token,src=${path.join(tmp, 'token')}`];
+    buildArgs = ['--build-arg', 'VERSION=1.0', '--build-arg', `GIT_URL=file://${tmp}/repo.git#${commit}`, '--secret', `id=token,src=${path.join(tmp, 'token')}`];
     const out = path.join(tmp, 'rootfs');
     const r = await stratum(['build', ctx, '-t', 'localhost/features:1', '--progress', 'plain', '-o', `type=local,dest=${out}`, ...buildArgs], { root });
     assert.equal(r.code, 0, r.stderr.slice(-4000));
@@ -113,6 +124,16 @@ describe('Dockerfile features in a real build', { timeout: 10 * 60_000 }, () => 
     const [as, ae, bs, be] = await Promise.all(['a-start', 'a-end', 'b-start', 'b-end'].map(n));
     assert.ok(as! < be! && bs! < ae!, 'the two sleeping stages overlapped');
     assert.doesNotMatch(buildStderr, /#unused/);
+  });
+
+  it('runs ONBUILD triggers when a later stage uses the stage, with that build\'s args', async () => {
+    assert.equal(await read('triggered'), 'triggered 1.0\n');
+  });
+
+  it('honours .dockerignore', async () => {
+    assert.equal(await read('ctx/relative.txt'), 'relative\n');
+    await absent('ctx/secret-key.pem');
+    assert.ok((await stat(path.join(rootfs, 'ctx/files.tgz'))).isFile());
   });
 
   it('runs heredocs as the reference describes', async () => {
