@@ -1,4 +1,4 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import dockerignore from '@balena/dockerignore';
 import {
@@ -7,6 +7,7 @@ import {
   toCommands,
   ShellLex,
   automaticPlatformArgs,
+  hostPlatform,
   type Command,
   type Dockerfile,
   type Plan,
@@ -24,7 +25,7 @@ import { copyStep, workdirStep } from './copy.js';
 import { exportImage } from './export.js';
 import type { BuildOptions, BuildResult, Platform, ProgressEvent } from './types.js';
 
-export const HOST_PLATFORM: Platform = { os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch };
+export const HOST_PLATFORM: Platform = hostPlatform();
 
 /** What one build needs while it runs; shared by the steps of every stage. */
 export interface BuildContext {
@@ -41,6 +42,8 @@ export interface BuildContext {
   rebuildTime?: Date;
   contextDir: string;
   dockerignore: { ignored: (rel: string) => boolean; hasExceptions: boolean };
+  /** Every scheduled stage of this build, by index. */
+  stages: Map<number, Promise<StageState>>;
   stageState: (ref: string) => Promise<StageState> | undefined;
   imageState: (ref: string) => Promise<StageState>;
   emit: (e: ProgressEvent) => void;
@@ -150,6 +153,7 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     rebuildTime: rebuildTimeOf(df),
     contextDir,
     dockerignore: await loadDockerignore(contextDir, opts.dockerfile),
+    stages,
     stageState: (ref) => {
       const stage = findStage(plan, ref);
       return stage ? stages.get(stage.index) : undefined;
@@ -166,7 +170,6 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     signal,
     counters: { total: 0, cached: 0 },
   };
-  (ctx as BuildContext & { stages: typeof stages }).stages = stages;
   return ctx;
 }
 
@@ -180,7 +183,7 @@ export function findStage(plan: Plan, ref: string): Stage | undefined {
 
 /** Starts every stage the target needs (independent ones run at once) and waits for the target. */
 async function buildStages(ctx: BuildContext, target: number, controller: AbortController): Promise<StageState> {
-  const stages = (ctx as BuildContext & { stages: Map<number, Promise<StageState>> }).stages;
+  const stages = ctx.stages;
   let firstError: unknown;
   for (const i of ctx.plan.order) {
     const stage = ctx.plan.stages[i]!;
@@ -334,6 +337,3 @@ function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cm
   return state;
 }
 
-export async function cleanupTemp(p: string): Promise<void> {
-  await rm(p, { recursive: true, force: true });
-}
