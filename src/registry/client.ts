@@ -487,6 +487,18 @@ export class RegistryClient {
     return new URL(p, ep.base);
   }
 
+  /**
+   * Checks that the registry answers the API and accepts our credentials (GET /v2/), as `login` does
+   * before saving them.
+   */
+  async ping(registry: string, credentials?: Credentials): Promise<void> {
+    const reg = normalizeRegistryHost(registry);
+    const ep = await this.endpoint(reg);
+    if (credentials) ep.auth.creds = Promise.resolve(credentials);
+    const res = await this.send(ep, { operation: 'login', scopes: [] }, { method: 'GET', url: this.url(ep, '/v2/') }, { ok: [200] });
+    await drain(res);
+  }
+
   // ---- manifests ----
 
   /** Fetches a manifest or index and verifies it against the digest it was asked by (if any). */
