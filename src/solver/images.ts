@@ -38,32 +38,39 @@ const unpacking = new Map<string, Promise<string>>();
 
 /** The snapshot holding a layer's files, extracting it on first use. */
 export function snapshotForLayer(session: Session, layer: Descriptor, diffID: string): Promise<string> {
-  let p = unpacking.get(diffID);
-  if (!p) {
-    p = (async () => {
-      const known = await session.snapshots.byDiffID(diffID);
-      if (known) return known;
-      const staging = await session.snapshots.prepare();
-      try {
-        await rm(staging.upper, { recursive: true, force: true });
-        await applyLayer({ path: session.content.blobPath(layer.digest), mediaType: layer.mediaType }, staging.upper, { format: 'overlay' });
-        await mkdir(staging.upper, { recursive: true });
-        const id = await staging.commit(false);
-        const meta = await session.snapshots.meta(id);
-        if (meta) {
-          meta.layers[layer.mediaType] = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
-          await session.snapshots.writeMeta(meta);
-        }
-        await session.snapshots.linkDiffID(diffID, id);
-        return id;
-      } catch (e) {
-        await staging.discard();
-        throw e;
-      }
-    })();
-    unpacking.set(diffID, p);
-    p.catch(() => unpacking.delete(diffID));
+  // Per store root; and a remembered snapshot may since have been pruned, so check it still exists.
+  const memo = `${session.root}\0${diffID}`;
+  const known = unpacking.get(memo);
+  if (known) {
+    return known.then(async (id) => {
+      if (await session.snapshots.exists(id)) return id;
+      if (unpacking.get(memo) === known) unpacking.delete(memo);
+      return snapshotForLayer(session, layer, diffID);
+    });
   }
+  const p = (async () => {
+    const known = await session.snapshots.byDiffID(diffID);
+    if (known) return known;
+    const staging = await session.snapshots.prepare();
+    try {
+      await rm(staging.upper, { recursive: true, force: true });
+      await applyLayer({ path: session.content.blobPath(layer.digest), mediaType: layer.mediaType }, staging.upper, { format: 'overlay' });
+      await mkdir(staging.upper, { recursive: true });
+      const id = await staging.commit(false);
+      const meta = await session.snapshots.meta(id);
+      if (meta) {
+        meta.layers[layer.mediaType] = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
+        await session.snapshots.writeMeta(meta);
+      }
+      await session.snapshots.linkDiffID(diffID, id);
+      return id;
+    } catch (e) {
+      await staging.discard();
+      throw e;
+    }
+  })();
+  unpacking.set(memo, p);
+  p.catch(() => unpacking.delete(memo));
   return p;
 }
 
