@@ -133,7 +133,7 @@ test('a server that ignores Range still yields the right bytes; corrupt content 
   assert.ok((await collect(c.openBlob(`${host}/a/b`, { mediaType: 'x', digest, size: blob.length }))).equals(blob));
 
   const corrupt = Buffer.from(blob);
-  corrupt[1234] ^= 0xff;
+  corrupt[1234] = corrupt[1234]! ^ 0xff;
   handler = (req, res) => (req.url === '/v2/' ? res.writeHead(200).end() : res.writeHead(200, { 'Content-Length': String(corrupt.length) }).end(corrupt));
   await assert.rejects(collect(c.openBlob(`${host}/a/b`, { mediaType: 'x', digest, size: blob.length })), /pull blob sha256:[0-9a-f]+ failed: content has digest sha256:/);
   handler = (req, res) => (req.url === '/v2/' ? res.writeHead(200).end() : res.writeHead(200).end(Buffer.concat([blob, Buffer.from('x')])));
