@@ -44,4 +44,4 @@ export {
   type BlobStore,
   type RegistryEvent,
 } from './types.js';
-export { createRegistryClient, collect, pullAndTag, parsePlatform, type RegistryFlags, type TagStore } from './setup.js';
+export { createRegistryClient, collect, pullAndTag, parsePlatform, registryImageResolver, type RegistryFlags, type TagStore } from './setup.js';

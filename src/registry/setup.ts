@@ -55,3 +55,16 @@ export function parsePlatform(text: string): Platform {
   if (!os || !architecture || extra !== undefined) throw new InputError(`invalid platform "${text}" (want os/arch[/variant], e.g. linux/amd64)`);
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
+
+/**
+ * An image resolver for the build engine (`FROM host/repo:tag`, `docker-image://`): pulls the image
+ * into the store, names it locally, and returns its platform manifest.
+ */
+export function registryImageResolver(
+  client: RegistryClient,
+  content: BlobSink,
+  images: TagStore,
+  opts: { platform?: Platform } = {},
+): (ref: string) => Promise<Descriptor | undefined> {
+  return async (ref) => (await pullAndTag(client, ref, content, images, opts)).manifest;
+}
