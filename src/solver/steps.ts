@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import type { Session } from './session.js';
+import type { Staging } from '../worker/snapshots.js';
 import type { ChainEntry } from './state.js';
 
 /** Host paths of a chain's snapshots, topmost first, as overlayfs wants its lower dirs. */
@@ -32,12 +33,7 @@ export async function withWritableRootfs(
     await fn(staging.merged, staging.upper);
     await unmount(staging.merged);
     mounted = false;
-    const empty = (await readdir(staging.upper)).length === 0;
-    if (empty) {
-      await staging.discard();
-      return { empty: true };
-    }
-    return { snapshot: await staging.commit(false), empty: false };
+    return await keepUnlessEmpty(staging);
   } catch (e) {
     if (mounted) await unmount(staging.merged).catch(() => undefined);
     await staging.discard();
@@ -45,17 +41,21 @@ export async function withWritableRootfs(
   }
 }
 
+/** A step that changed nothing adds no snapshot (and so no layer). */
+async function keepUnlessEmpty(staging: Staging): Promise<StepOutcome> {
+  if ((await readdir(staging.upper)).length === 0) {
+    await staging.discard();
+    return { empty: true };
+  }
+  return { snapshot: await staging.commit(false), empty: false };
+}
+
 /** A fresh snapshot written directly (COPY --link): no parent underneath. */
 export async function withDetachedDir(session: Session, fn: (root: string) => Promise<void>): Promise<StepOutcome> {
   const staging = await session.snapshots.prepare();
   try {
     await fn(staging.upper);
-    const empty = (await readdir(staging.upper)).length === 0;
-    if (empty) {
-      await staging.discard();
-      return { empty: true };
-    }
-    return { snapshot: await staging.commit(false), empty: false };
+    return await keepUnlessEmpty(staging);
   } catch (e) {
     await staging.discard();
     throw e;
