@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { promises as fs, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { StratumError } from '../util/errors.js';
 import {
   basicHeader,
@@ -142,6 +141,19 @@ function hashAlgorithm(digest: string): string {
   const algo = digest.slice(0, digest.indexOf(':'));
   if (algo !== 'sha256' && algo !== 'sha512') throw new StratumError(`unsupported digest algorithm in ${digest}`);
   return algo;
+}
+
+/** Waits until a writable wants more, or is gone (a consumer that gave up must not leave us waiting). */
+function drainOrClose(w: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
 }
 
 /** Runs `fn` over `items` with at most `limit` running at once; the first failure rejects. */
@@ -578,7 +590,7 @@ export class RegistryClient {
               res.body.destroy();
               return;
             }
-            if (!out.write(c)) await once(out, 'drain');
+            if (!out.write(c)) await drainOrClose(out);
           }
           if (offset < desc.size) throw Object.assign(new Error(`connection closed after ${offset} of ${desc.size} bytes`), { code: 'ECONNRESET' });
           break;
@@ -591,6 +603,7 @@ export class RegistryClient {
           await sleep(d);
         }
       }
+      if (out.destroyed) return;
       const got = `${hashAlgorithm(desc.digest)}:${hash.digest('hex')}`;
       if (got !== desc.digest) {
         throw new RegistryError({ registry: ref.registry, repository: ref.repository, operation: ctx.operation, detail: `content has digest ${got}` });

@@ -151,3 +151,34 @@ test('a manifest asked by digest must hash to that digest', async () => {
   c.close();
 });
 
+
+test('a consumer that stops reading does not leave the download hanging', async () => {
+  let closed = false;
+  handler = (req, res) => {
+    if (req.url === '/v2/') return void res.writeHead(200).end();
+    res.on('close', () => (closed = true));
+    // Far more than socket buffers hold: the server blocks on backpressure until the client lets go.
+    const total = 256 * 1024 * 1024;
+    res.writeHead(200, { 'Content-Length': String(total) });
+    const chunk = Buffer.alloc(1 << 20);
+    let sent = 0;
+    const pump = () => {
+      while (sent < total && !res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      if (sent >= total) res.end();
+    };
+    pump();
+  };
+  const c = client();
+  const s = c.openBlob(`${host}/a/b`, { mediaType: 'x', digest, size: 256 * 1024 * 1024 });
+  // Nobody reads: the stream's buffer fills and the download waits for room, then the consumer gives up.
+  while (s.readableLength < s.readableHighWaterMark) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 300));
+  s.destroy();
+  const t0 = Date.now();
+  while (!closed && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+  c.close();
+  assert.equal(closed, true);
+});
