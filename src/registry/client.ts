@@ -757,6 +757,7 @@ export class RegistryClient {
         return;
       }
       // 202: no mount, but the registry opened an upload session we can use.
+      this.noteMinChunk(ep, res);
       location = this.location(ep, res, ctx.operation);
       break;
     }
@@ -770,10 +771,18 @@ export class RegistryClient {
     return new URL(loc, res.url);
   }
 
+  /** Registries may ask for a minimum chunk size (OCI-Chunk-Min-Length); remember it per registry. */
+  private readonly minChunk = new Map<string, number>();
+  private noteMinChunk(ep: Endpoint, res: HttpResponse): void {
+    const n = Number(header(res, 'oci-chunk-min-length'));
+    if (Number.isInteger(n) && n > 0) this.minChunk.set(ep.registry, n);
+  }
+
   private async startUpload(ep: Endpoint, repo: string, digest: string): Promise<URL> {
     const ctx = { repository: repo, operation: `start upload of ${digest}`, scopes: [repositoryScope(repo, ['pull', 'push'])] };
     const res = await this.send(ep, ctx, { method: 'POST', url: this.url(ep, `/v2/${repo}/blobs/uploads/`) }, { ok: [202] });
     await drain(res);
+    this.noteMinChunk(ep, res);
     return this.location(ep, res, ctx.operation);
   }
 
@@ -807,7 +816,7 @@ export class RegistryClient {
     };
     while (true) {
       while (offset < b.size) {
-        const end = Math.min(offset + this.chunkSize, b.size);
+        const end = Math.min(offset + Math.max(this.chunkSize, this.minChunk.get(ep.registry) ?? 0), b.size);
         const operation = `upload ${b.digest} bytes ${offset}-${end - 1}`;
         try {
           const res = await this.send(

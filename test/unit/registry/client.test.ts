@@ -182,3 +182,79 @@ test('a consumer that stops reading does not leave the download hanging', async 
   c.close();
   assert.equal(closed, true);
 });
+
+test('push honours OCI-Chunk-Min-Length, sends chunks in order and the manifest last', async () => {
+  const { promises: fs } = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'stratum-push-'));
+  try {
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: blob.length }],
+      }),
+    );
+    const files = new Map([
+      [digest, blob],
+      [sha(config), config],
+      [sha(manifest), manifest],
+    ]);
+    for (const [d, b] of files) await fs.writeFile(path.join(dir, d.slice(7)), b);
+    const store = {
+      has: async (d: string) => files.has(d),
+      blobPath: (d: string) => path.join(dir, d.slice(7)),
+      readBytes: async (d: string) => files.get(d)!,
+    };
+    const received = new Map<string, Buffer[]>();
+    const log: string[] = [];
+    handler = (req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      if (url.pathname === '/v2/') return void res.writeHead(200).end();
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        if (req.method === 'HEAD') return void res.writeHead(404).end();
+        if (req.method === 'POST') {
+          const id = String(received.size);
+          received.set(id, []);
+          return void res.writeHead(202, { Location: `/v2/r/blobs/uploads/${id}`, 'OCI-Chunk-Min-Length': '200000', Range: '0-0' }).end();
+        }
+        const id = url.pathname.split('/').pop()!;
+        if (req.method === 'PATCH') {
+          log.push(`PATCH ${req.headers['content-range']}`);
+          received.get(id)!.push(body);
+          const n = Buffer.concat(received.get(id)!).length;
+          return void res.writeHead(202, { Location: `/v2/r/blobs/uploads/${id}`, Range: `0-${n - 1}` }).end();
+        }
+        if (req.method === 'PUT' && url.pathname.includes('/blobs/uploads/')) {
+          const got = sha(Buffer.concat(received.get(id)!));
+          log.push(`PUT blob ${got === url.searchParams.get('digest') ? 'ok' : 'BAD'}`);
+          return void res.writeHead(201, { Location: `/v2/r/blobs/${got}` }).end();
+        }
+        if (req.method === 'PUT' && url.pathname.startsWith('/v2/r/manifests/')) {
+          log.push(`PUT manifest ${sha(body) === sha(manifest) ? 'ok' : 'BAD'} ${req.headers['content-type']}`);
+          return void res.writeHead(201, { 'Docker-Content-Digest': sha(body) }).end();
+        }
+        res.writeHead(400).end();
+      });
+    };
+    const c = new RegistryClient({ env: {}, insecureRegistries: [host], dockerConfigFile: '/nonexistent', chunkSize: 1024, concurrency: 1 });
+    const r = await c.push(store, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length }, `${host}/r:v1`);
+    c.close();
+    assert.equal(r.uploaded, 2);
+    assert.equal(log.at(-1), 'PUT manifest ok application/vnd.oci.image.manifest.v1+json');
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('PATCH')),
+      [`PATCH 0-${config.length - 1}`, 'PATCH 0-199999', `PATCH 200000-${blob.length - 1}`],
+    );
+    assert.equal(log.filter((l) => l === 'PUT blob ok').length, 2);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
