@@ -207,7 +207,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): P
     log.write(`${stamp()} build ${t}\n`);
     const open = new Map<string, StepRecord>();
     const onProgress = (e: ProgressEvent) => {
-      const key = `${e.kind === 'export' ? '' : e.stage}#${'step' in e ? e.step : ''}`;
+      const key = `${'stage' in e ? e.stage : ''}#${'step' in e ? e.step : ''}`;
       if (e.kind === 'step-start') {
         const s: StepRecord = { stage: e.stage, step: e.step, total: e.total, text: e.text, start: e.time - t0 };
         r.steps.push(s);

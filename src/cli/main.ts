@@ -8,6 +8,15 @@ import { register as report } from './commands/report.js';
 import { register as update } from './commands/update.js';
 import { register as constraints } from './commands/constraints.js';
 import { register as lint } from './commands/lint.js';
+import { register as push } from './commands/push.js';
+import { register as pull } from './commands/pull.js';
+import { register as tag } from './commands/tag.js';
+import { register as login } from './commands/login.js';
+import { register as logout } from './commands/logout.js';
+import { register as pin } from './commands/pin.js';
+import { register as du } from './commands/du.js';
+import { register as prune } from './commands/prune.js';
+import { register as storeCmd } from './commands/store.js';
 
 const program = new Command();
 program
@@ -18,7 +27,9 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [build, bootstrap, images, bake, report, update, constraints, lint]) register(program);
+for (const register of [build, bootstrap, images, tag, push, pull, login, logout, pin, bake, report, update, constraints, lint, du, prune, storeCmd]) {
+  register(program);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -33,6 +33,12 @@ export function progressPrinter(mode: ProgressMode, out: NodeJS.WritableStream =
       case 'export':
         out.write(`#export ${e.what}\n`);
         break;
+      case 'pull':
+        out.write(`#pull ${e.ref}\n`);
+        break;
+      case 'push':
+        out.write(`#push ${e.ref}: ${e.uploaded} blob(s) uploaded, ${e.mounted} mounted, ${e.skipped} already there\n`);
+        break;
       default:
         break;
     }

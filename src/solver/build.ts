@@ -15,6 +15,8 @@ import {
 } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
+import { LOCAL_REGISTRY, normalizeRef } from '../store/index.js';
+import { createRegistryClient, pullAndTag, type RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
@@ -75,9 +77,26 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const target = ctx.plan.stages[ctx.plan.target]!;
     const finalState = await buildStages(ctx, target.index, controller);
     const result = await exportImage(ctx, finalState);
+    if (opts.push) await pushTags(ctx, result.manifestDigest, result.tags);
     return { ...result, stepsTotal: ctx.counters.total, stepsCached: ctx.counters.cached, durationMs: Date.now() - started };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** `--push`: every tag goes to its registry; the manifest goes last, so a tag never names missing blobs. */
+async function pushTags(ctx: BuildContext, digest: string, tags: string[]): Promise<void> {
+  const desc = await ctx.session.images.resolve(tags[0] ?? '');
+  const remote = tags.filter((t) => {
+    const r = normalizeRef(t).registry;
+    return r !== undefined && r !== LOCAL_REGISTRY;
+  });
+  if (remote.length === 0) throw new InputError('--push needs a tag that names a registry, e.g. -t registry.example.com:5000/team/image:1');
+  if (!desc || desc.digest !== digest) throw new StratumError(`cannot push: ${tags[0]} does not name the image just built`);
+  const client = createRegistryClient(ctx.session.root, ctx.opts.registry ?? {});
+  for (const t of remote) {
+    const r = await client.push(ctx.session.content, desc, t);
+    ctx.emit({ kind: 'push', ref: t, uploaded: r.uploaded, skipped: r.skipped, mounted: r.mounted, time: Date.now() });
   }
 }
 
@@ -168,9 +187,25 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     },
     emit: (e) => opts.onProgress?.(e),
     signal,
+    pull: opts.pull === false ? undefined : registryPuller(session, opts),
     counters: { total: 0, cached: 0 },
   };
   return ctx;
+}
+
+/**
+ * FROM images that name a registry (a host with a dot, a port, or `localhost:PORT`) and are not
+ * in the local store are pulled; plain `localhost/...` names are the local store's own.
+ */
+function registryPuller(session: Session, opts: BuildOptions): ImageResolver {
+  let client: RegistryClient | undefined;
+  return async (ref) => {
+    const parsed = normalizeRef(ref);
+    if (!parsed.registry || parsed.registry === LOCAL_REGISTRY) return undefined;
+    client ??= createRegistryClient(session.root, opts.registry ?? {});
+    opts.onProgress?.({ kind: 'pull', ref, time: Date.now() });
+    return (await pullAndTag(client, ref, session.content, session.images, { platform: opts.platform })).manifest;
+  };
 }
 
 export function findStage(plan: Plan, ref: string): Stage | undefined {

@@ -1,4 +1,6 @@
 import os from 'node:os';
+import path from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
 import {
   exportDockerArchive,
   exportOciLayout,
@@ -7,7 +9,8 @@ import {
   writeLayer,
   type LayerInfo,
 } from '../exporter/index.js';
-import { normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
+import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
+import { cacheKey } from './cache.js';
 import { InputError, StratumError } from '../util/errors.js';
 import type { BuildContext } from './build.js';
 import type { ChainEntry, StageState } from './state.js';
@@ -61,7 +64,7 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
     config.config ??= {};
     config.config.Labels = { ...(config.config.Labels ?? {}), ...ctx.opts.labels };
   }
-  const { manifest, config: configDesc } = await writeImage(ctx.session.content, { layers, config });
+  const { manifest, config: configDesc } = await reuseOrWriteImage(ctx, state, layers, config);
   const tags = (ctx.opts.tags ?? []).map((t) => {
     try {
       return normalizeRef(t).full;
@@ -82,6 +85,32 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
   }));
   const size = manifest.size + configDesc.size + layers.reduce((a, l) => a + l.size, 0);
   return { manifestDigest: manifest.digest, configDigest: configDesc.digest, size, layers: summaries, tags };
+}
+
+/**
+ * A rebuild whose every input is unchanged gives back the very image it gave before (same
+ * `created`, same digest), so dependents keep their cache and a push sends nothing new.
+ */
+async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: LayerInfo[], config: ImageConfig) {
+  const { created: _created, history, ...stable } = config;
+  const key = cacheKey(
+    'image',
+    state.key,
+    JSON.stringify(stable),
+    JSON.stringify(history?.map(({ created: _c, ...h }) => h)),
+    JSON.stringify(layers.map((l) => l.digest)),
+  );
+  const file = path.join(ctx.session.cache.dir, 'images', `${key.slice(7)}.json`);
+  if (!ctx.opts.noCache && ctx.opts.sourceDateEpoch === undefined) {
+    const known = await readFile(file, 'utf8')
+      .then((t) => JSON.parse(t) as { manifest: Descriptor; config: Descriptor })
+      .catch(() => undefined);
+    if (known && (await ctx.session.content.has(known.manifest.digest)) && (await ctx.session.content.has(known.config.digest))) return known;
+  }
+  const written = await writeImage(ctx.session.content, { layers, config });
+  await mkdir(path.dirname(file), { recursive: true });
+  await atomicWrite(file, JSON.stringify(written));
+  return written;
 }
 
 async function writeOutputs(ctx: BuildContext, manifest: Descriptor, tags: string[]): Promise<void> {

@@ -44,8 +44,12 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Secrets for RUN --mount=type=secret: id -> file path. */
   secrets?: Record<string, string>;
-  /** Push the tags to their registries once built (needs the registry part). */
+  /** Push the tags to their registries once built. */
   push?: boolean;
+  /** Registries reached over plain HTTP, and extra CA files, for pulls of FROM images and pushes. */
+  registry?: { insecureRegistry?: string[]; caCert?: string[] };
+  /** Pull FROM images that name a registry and are not in the local store (default true). */
+  pull?: boolean;
   /** Receives progress events; see ProgressEvent. */
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
@@ -57,7 +61,9 @@ export type ProgressEvent =
   | { kind: 'step-log'; stage: string; step: number; data: string; time: number }
   | { kind: 'step-done'; stage: string; step: number; cached: boolean; time: number; durationMs: number }
   | { kind: 'stage-done'; stage: string; time: number }
-  | { kind: 'export'; what: string; time: number };
+  | { kind: 'export'; what: string; time: number }
+  | { kind: 'pull'; ref: string; time: number }
+  | { kind: 'push'; ref: string; uploaded: number; skipped: number; mounted: number; time: number };
 
 export interface LayerSummary {
   digest: string;

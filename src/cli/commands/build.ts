@@ -24,6 +24,9 @@ interface BuildFlags {
   secret?: string[];
   compression: string;
   push?: boolean;
+  pull: string;
+  insecureRegistry?: string[];
+  caCert?: string[];
   quiet?: boolean;
 }
 
@@ -46,6 +49,9 @@ export function register(program: Command): void {
     .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect)
     .option('--compression <kind>', 'layer compression: gzip, zstd or none', 'gzip')
     .option('--push', 'push the tags to their registries after the build')
+    .option('--pull <policy>', 'pull FROM images that name a registry when missing locally: missing or never', 'missing')
+    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect)
+    .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable)', collect)
     .option('--dry-run', 'print the resolved plan as JSON and run nothing')
     .option('-q, --quiet', 'print only the image digest')
     .addHelpText(
@@ -77,6 +83,7 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
 
 export function toBuildOptions(context: string, f: BuildFlags, root: string | undefined): BuildOptions {
   if (!['auto', 'plain', 'json', 'quiet'].includes(f.progress)) throw new InputError(`--progress must be auto, plain, json or quiet`);
+  if (!['missing', 'never'].includes(f.pull)) throw new InputError(`--pull must be missing or never`);
   if (!['gzip', 'zstd', 'none'].includes(f.compression)) throw new InputError(`--compression must be gzip, zstd or none`);
   const epoch = process.env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '' && !/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
@@ -105,6 +112,8 @@ export function toBuildOptions(context: string, f: BuildFlags, root: string | un
     sourceDateEpoch: epoch ? Number(epoch) : undefined,
     secrets,
     push: f.push,
+    pull: f.pull !== 'never',
+    registry: { insecureRegistry: f.insecureRegistry, caCert: f.caCert },
     onProgress: progressPrinter(f.quiet ? 'quiet' : f.progress),
   };
 }

@@ -7,6 +7,7 @@ import { build } from '../../../src/solver/build.js';
 import { Session } from '../../../src/solver/session.js';
 import type { Manifest } from '../../../src/store/index.js';
 import { run } from '../../../src/util/exec.js';
+import { stratum } from '../../helpers/cli.js';
 import { makeImage, skopeoInspect, startRegistry, tempDir, writeOciLayout, type RegistryInstance } from './harness.js';
 
 let reg: RegistryInstance;
@@ -59,4 +60,33 @@ test('an image pushed by skopeo is pulled, built FROM, and the result pushed rea
   } finally {
     client.close();
   }
+});
+
+test('stratum build pulls a missing FROM image from its registry and --push sends the result', { timeout: 180_000 }, async () => {
+  const base = makeImage({ layers: [3000] });
+  const layout = path.join(work, 'layout2');
+  await writeOciLayout(layout, base, 'v2');
+  await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:v2`, `docker://${reg.host}/sk/base:v2`], { timeout: 60_000 });
+  const ctx = path.join(work, 'ctx2');
+  await fs.mkdir(ctx);
+  await fs.writeFile(path.join(ctx, 'Dockerfile'), `FROM ${reg.host}/sk/base:v2\nCOPY hello.txt /hello.txt\n`);
+  await fs.writeFile(path.join(ctx, 'hello.txt'), 'pushed by stratum build\n');
+  const root = path.join(work, 'root2');
+  const env = { DOCKER_CONFIG: path.join(work, 'no-docker-config') };
+  const flags = ['--insecure-registry', reg.host, '--progress', 'plain'];
+  const never = await stratum(['build', ctx, '--pull', 'never', ...flags], { root, env });
+  assert.equal(never.code, 2, never.stderr);
+  assert.match(never.stderr, /not in the local store/);
+  const r = await stratum(['build', ctx, '-q', '-t', `${reg.host}/cli/app:1`, '--push', ...flags], { root, env });
+  assert.equal(r.code, 0, r.stderr);
+  const digest = r.stdout.trim();
+  assert.match(digest, /^sha256:/);
+  assert.equal((await skopeoInspect(`${reg.host}/cli/app:1`, ['--tls-verify=false'])).Digest, digest);
+  // The base was pulled into the store under its name.
+  const images = await stratum(['images', '--json'], { root });
+  assert.ok((JSON.parse(images.stdout) as { name: string }[]).some((i) => i.name === `${reg.host}/sk/base:v2`));
+  // A second push sends no blob.
+  const again = await stratum(['build', ctx, '-t', `${reg.host}/cli/app:1`, '--push', ...flags], { root, env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /0 blob\(s\) uploaded/);
 });

@@ -7,7 +7,7 @@ import { ContentStore, ImageStore } from '../../../src/store/index.js';
 import { run } from '../../../src/util/exec.js';
 import { makeImage, skopeoInspect, startRegistry, tempDir, type RegistryInstance } from './harness.js';
 
-const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli-entry.ts');
+const entry = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/main.ts');
 
 describe('registry commands (push, pull, tag, login, logout, pin)', { timeout: 180_000 }, () => {
   let reg: RegistryInstance;
