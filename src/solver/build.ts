@@ -24,7 +24,7 @@ import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver }
 import { applyMetadata } from './metadata.js';
 import { runStep } from './run.js';
 import { copyStep, workdirStep } from './copy.js';
-import { exportImage } from './export.js';
+import { exportImage, feedsImage, layerFor } from './export.js';
 import type { BuildOptions, BuildResult, Platform, ProgressEvent } from './types.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
@@ -353,6 +353,10 @@ async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState,
     }
     default:
       next = applyMetadata(ctx, scope, state, cmd);
+  }
+  // Compress a new layer of the image while later steps run, instead of all at export.
+  if (!cached && next.chain.length > state.chain.length && feedsImage(ctx, scope.stage.index)) {
+    layerFor(ctx, next.chain.at(-1)!).catch(() => undefined);
   }
   ctx.emit({ kind: 'step-done', stage: scope.name, step: n, cached, time: Date.now(), durationMs: Date.now() - startedAt });
   return next;

@@ -30,9 +30,32 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: nu
   return out;
 }
 
-/** The layer blob of a snapshot, made once per compression and timestamp clamp and remembered. */
-export async function layerFor(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
-  if (entry.layer) return entry.layer;
+const making = new Map<string, Promise<LayerInfo>>();
+
+/**
+ * The layer blob of a snapshot, made once per compression and timestamp clamp and remembered. Concurrent callers
+ * (an eager start while the build goes on, then the export) share one promise, so the work is never done twice.
+ */
+export function layerFor(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
+  if (entry.layer) return Promise.resolve(entry.layer);
+  const k = `${ctx.session.root}\0${entry.snapshot}\0${ctx.opts.compression ?? 'gzip'}:${ctx.opts.sourceDateEpoch ?? ''}`;
+  let p = making.get(k);
+  if (!p) {
+    p = makeLayer(ctx, entry).finally(() => making.delete(k));
+    making.set(k, p);
+  }
+  return p;
+}
+
+/** True when the stage's snapshots end up in the built image (the target stage and the stages it is FROM). */
+export function feedsImage(ctx: BuildContext, stageIndex: number): boolean {
+  for (let s = ctx.plan.stages[ctx.plan.target]; s; s = s.baseStage === undefined ? undefined : ctx.plan.stages[s.baseStage]) {
+    if (s.index === stageIndex) return true;
+  }
+  return false;
+}
+
+async function makeLayer(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
   const compression = ctx.opts.compression ?? 'gzip';
   const memoKey = `${compression}:${ctx.opts.sourceDateEpoch ?? ''}`;
   const snapshots = ctx.session.snapshots;
