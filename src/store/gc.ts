@@ -376,12 +376,16 @@ async function mountsUnder(dir: string): Promise<string[]> {
   return out.sort((a, b) => b.length - a.length);
 }
 
+/** What builds stage in tmp/ (snapshots being made, mounts, runc bundles, sources, removals in progress). */
+const BUILD_STAGING = /^(snap|ro|bind|rwbind|src|heredoc|archive|rm)-|^bundles$/;
+
 /**
  * Removes what a killed build left in tmp/: overlay mounts (lazily unmounted), runc containers of its bundles,
- * staging dirs and temp files. Only call it holding the exclusive lock: then no build is using tmp/. Files newer
- * than `minAgeMs` are left alone, for writers that do not take the store lock (pulls, imports).
+ * staging dirs and temp files. Only call it holding the exclusive lock: then no build is using tmp/, so build
+ * staging goes whatever its age. Other files newer than `minAgeMs` are left alone, for writers that do not take
+ * the store lock (pulls, imports, bootstrap).
  */
-export async function sweepTmp(root: string, minAgeMs = 0): Promise<{ unmounted: number; containers: number; removed: number }> {
+export async function sweepTmp(root: string, minAgeMs = 60 * 60_000): Promise<{ unmounted: number; containers: number; removed: number }> {
   root = path.resolve(root);
   const tmp = path.join(root, 'tmp');
   let unmounted = 0;
@@ -406,7 +410,7 @@ export async function sweepTmp(root: string, minAgeMs = 0): Promise<{ unmounted:
         continue;
       }
       const st = await fsp.lstat(p).catch(() => undefined);
-      if (!st || now - st.mtimeMs < minAgeMs) continue;
+      if (!st || (now - st.mtimeMs < minAgeMs && !(dir === tmp ? BUILD_STAGING.test(name) : true))) continue;
       await fsp.rm(p, { recursive: true, force: true }).catch(() => undefined);
       removed++;
     }
@@ -459,6 +463,8 @@ export interface PruneOptions {
   keepBytes?: number;
   /** Report what would go; remove nothing. */
   dryRun?: boolean;
+  /** tmp/ files that are not build staging are removed only when older than this (default 1 hour). */
+  tmpMinAgeMs?: number;
   lock?: LockOptions;
 }
 
@@ -484,7 +490,7 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
     'exclusive',
     async () => {
       const report: PruneReport = { snapshots: 0, cacheRecords: 0, blobs: 0, cacheMounts: 0, sources: 0, tmp: 0, freedBytes: 0 };
-      if (!o.dryRun) report.tmp = (await sweepTmp(root)).removed;
+      if (!o.dryRun) report.tmp = (await sweepTmp(root, o.tmpMinAgeMs)).removed;
       const content = new ContentStore(root);
       const { needed, diffIDs } = await taggedBlobs(content);
       const snaps = await listSnapshots(root);
@@ -509,6 +515,7 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
       if (o.keepBytes !== undefined) {
         // Oldest first, and only as many as needed to get under the limit.
         const blobs = await listBlobs(content);
+        const blobSize = new Map(blobs.map((b) => [b.digest, b.size]));
         let total = blobs.reduce((a, b) => a + b.size, 0) + snaps.reduce((a, s) => a + (sizes.get(s.dir) ?? 0), 0);
         candidates.sort((a, b) => (lastUsed.get(a.id) ?? 0) - (lastUsed.get(b.id) ?? 0));
         const chosen = [];
@@ -517,15 +524,16 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
           chosen.push(s);
           total -= sizes.get(s.dir) ?? 0;
           for (const l of Object.values(s.meta?.layers ?? {})) {
-            if (!needed.has(l.digest)) total -= blobs.find((b) => b.digest === l.digest)?.size ?? 0;
+            if (!needed.has(l.digest)) total -= blobSize.get(l.digest) ?? 0;
           }
         }
         candidates = chosen;
       }
       const doomed = new Set(candidates.map((s) => s.id));
+      const sound = new Set(snaps.filter((s) => s.meta).map((s) => s.id));
       // Records first (a record must never outlive its snapshot), then the snapshots.
       for (const r of records) {
-        const dangling = r.rec === undefined ? false : !snaps.some((s) => s.id === r.rec!.snapshot && s.meta);
+        const dangling = r.rec !== undefined && !sound.has(r.rec.snapshot);
         if ((r.rec && doomed.has(r.rec.snapshot)) || dangling) {
           report.cacheRecords++;
           if (!o.dryRun) await fsp.rm(r.file, { force: true });
