@@ -2,7 +2,7 @@ import { chmod, copyFile, lchown, lstat, mkdir, rm, symlink, lutimes, constants 
 import path from 'node:path';
 import { InputError } from '../util/errors.js';
 import { resolveInRoot } from './securejoin.js';
-import type { SourceItem } from './sources.js';
+import type { SourceEntry, SourceItem } from './sources.js';
 
 export interface CopyOptions {
   /** The root the files land in: a mounted overlay, or an empty dir for COPY --link. */
@@ -29,6 +29,7 @@ export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<vo
   for (const item of items) {
     const target = item.isDir ? destPath : wantsDir ? path.posix.join(destPath, item.base) : destPath;
     if (item.isDir) await dirs.ensure(target);
+    const files: { e: SourceEntry; host: string; owner: { uid: number; gid: number } }[] = [];
     for (const e of item.entries) {
       const inContainer = e.rel ? path.posix.join(target, e.rel) : target;
       const owner = o.owner ?? (o.keepOwners ? { uid: e.st.uid, gid: e.st.gid } : { uid: 0, gid: 0 });
@@ -40,21 +41,23 @@ export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<vo
         await lutimes(host, e.st.atime, e.st.mtime);
         continue;
       }
+      if (!e.st.isSymbolicLink() && !e.st.isFile()) continue; // sockets, fifos and devices are not copied, as in Docker
       const parent = await dirs.ensure(path.posix.dirname(inContainer));
-      const host = path.join(parent, path.posix.basename(inContainer));
+      files.push({ e, host: path.join(parent, path.posix.basename(inContainer)), owner });
+    }
+    // Once their directories exist the files are independent: copy several at a time (each waits on the disk).
+    await forEachLimit(files, 16, async ({ e, host, owner }) => {
       await replaceable(host);
       if (e.st.isSymbolicLink()) {
         await symlink(e.link!, host);
         await lchown(host, owner.uid, owner.gid);
-      } else if (e.st.isFile()) {
+      } else {
         await copyFile(e.host, host, constants.COPYFILE_FICLONE);
         await lchown(host, owner.uid, owner.gid);
         await chmod(host, o.mode ?? e.st.mode & 0o7777);
-      } else {
-        continue; // sockets, fifos and devices are not copied, as in Docker
       }
       await lutimes(host, e.st.atime, e.st.mtime);
-    }
+    });
   }
   // Directory mtimes change as children are added: restore them last.
   for (const item of items) {
@@ -64,6 +67,14 @@ export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<vo
       await lutimes(host, e.st.atime, e.st.mtime);
     }
   }
+}
+
+async function forEachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Removes what stands at a file's destination (never following a symlink there). */
