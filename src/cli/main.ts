@@ -1,22 +1,39 @@
 import { Command, CommanderError } from 'commander';
 import { StratumError } from '../util/errors.js';
-import { register as build } from './commands/build.js';
-import { register as images } from './commands/images.js';
-import { register as bootstrap } from './commands/bootstrap.js';
-import { register as bake } from './commands/bake.js';
-import { register as report } from './commands/report.js';
-import { register as update } from './commands/update.js';
-import { register as constraints } from './commands/constraints.js';
-import { register as lint } from './commands/lint.js';
-import { register as push } from './commands/push.js';
-import { register as pull } from './commands/pull.js';
-import { register as tag } from './commands/tag.js';
-import { register as login } from './commands/login.js';
-import { register as logout } from './commands/logout.js';
-import { register as pin } from './commands/pin.js';
-import { register as du } from './commands/du.js';
-import { register as prune } from './commands/prune.js';
-import { register as storeCmd } from './commands/store.js';
+type Module = { register: (program: Command) => void };
+
+// Each command's module is loaded only when that command runs (or for --help of all), so a
+// no-op `stratum build` does not pay for loading the bake, registry and catalog code.
+const COMMANDS: Record<string, () => Promise<Module>> = {
+  build: () => import('./commands/build.js'),
+  bootstrap: () => import('./commands/bootstrap.js'),
+  images: () => import('./commands/images.js'),
+  rmi: () => import('./commands/images.js'),
+  tag: () => import('./commands/tag.js'),
+  push: () => import('./commands/push.js'),
+  pull: () => import('./commands/pull.js'),
+  login: () => import('./commands/login.js'),
+  logout: () => import('./commands/logout.js'),
+  pin: () => import('./commands/pin.js'),
+  bake: () => import('./commands/bake.js'),
+  report: () => import('./commands/report.js'),
+  update: () => import('./commands/update.js'),
+  constraints: () => import('./commands/constraints.js'),
+  lint: () => import('./commands/lint.js'),
+  du: () => import('./commands/du.js'),
+  prune: () => import('./commands/prune.js'),
+  store: () => import('./commands/store.js'),
+};
+
+/** The subcommand named on the command line, skipping global options and their values. */
+function requestedCommand(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--root') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
 
 const program = new Command();
 program
@@ -27,11 +44,15 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-for (const register of [build, bootstrap, images, tag, push, pull, login, logout, pin, bake, report, update, constraints, lint, du, prune, storeCmd]) {
-  register(program);
-}
-
 try {
+  const wanted = requestedCommand(process.argv.slice(2));
+  const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
+  const loaded = new Set<Module>();
+  for (const load of loaders) {
+    const mod = await load();
+    if (!loaded.has(mod)) mod.register(program);
+    loaded.add(mod);
+  }
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {

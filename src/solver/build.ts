@@ -16,7 +16,7 @@ import {
 import { InputError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
 import { LOCAL_REGISTRY, normalizeRef } from '../store/index.js';
-import { createRegistryClient, pullAndTag, type RegistryClient } from '../registry/index.js';
+import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
@@ -93,6 +93,7 @@ async function pushTags(ctx: BuildContext, digest: string, tags: string[]): Prom
   });
   if (remote.length === 0) throw new InputError('--push needs a tag that names a registry, e.g. -t registry.example.com:5000/team/image:1');
   if (!desc || desc.digest !== digest) throw new StratumError(`cannot push: ${tags[0]} does not name the image just built`);
+  const { createRegistryClient } = await import('../registry/index.js');
   const client = createRegistryClient(ctx.session.root, ctx.opts.registry ?? {});
   for (const t of remote) {
     const r = await client.push(ctx.session.content, desc, t);
@@ -202,6 +203,8 @@ function registryPuller(session: Session, opts: BuildOptions): ImageResolver {
   return async (ref) => {
     const parsed = normalizeRef(ref);
     if (!parsed.registry || parsed.registry === LOCAL_REGISTRY) return undefined;
+    // Loaded on first use: most builds never talk to a registry.
+    const { createRegistryClient, pullAndTag } = await import('../registry/index.js');
     client ??= createRegistryClient(session.root, opts.registry ?? {});
     opts.onProgress?.({ kind: 'pull', ref, time: Date.now() });
     return (await pullAndTag(client, ref, session.content, session.images, { platform: opts.platform })).manifest;
