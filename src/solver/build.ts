@@ -15,7 +15,7 @@ import {
 } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
-import { LOCAL_REGISTRY, normalizeRef } from '../store/index.js';
+import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
 import { cacheKey } from './cache.js';
@@ -69,6 +69,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   await checkExecutor();
   const session = await Session.get(opts.root);
+  // What a killed build left behind is cleared when nobody else is using the store; then the
+  // build holds the store shared, so a prune waits for it.
+  await recoverStore(session.root);
+  const release = await storeLock(session.root, 'shared', {
+    onWait: (what) => opts.onProgress?.({ kind: 'export', what: `waiting for the store (${what})`, time: Date.now() }),
+  });
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -81,6 +87,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return { ...result, stepsTotal: ctx.counters.total, stepsCached: ctx.counters.cached, durationMs: Date.now() - started };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    await release();
   }
 }
 

@@ -40,10 +40,16 @@ export class CacheMounts {
     const held = new Promise<void>((r) => (releaseLock = r));
     let acquired!: () => void;
     const ready = new Promise<void>((r) => (acquired = r));
-    const done = withFileLock(`${dir}.lock`, async () => {
-      acquired();
-      await held;
-    }, 30 * 60_000);
+    // Held for the whole step, which may run for long: only a dead holder's lock is broken.
+    const done = withFileLock(
+      `${dir}.lock`,
+      async () => {
+        acquired();
+        await held;
+      },
+      6 * 60 * 60_000,
+      Infinity,
+    );
     await Promise.race([ready, done]);
     return {
       dir,

@@ -54,8 +54,10 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
   try {
     const sources = await resolveSources(ctx, cmd, from, env, where, tmpDirs);
     const contentKeys = await Promise.all(sources.map((s) => s.keyParts()));
+    // A --link layer does not depend on its parent, unless a named --chown reads the parent's /etc/passwd.
+    const namedOwner = chownSpec !== undefined && !/^\d+(:\d+)?$/.test(chownSpec);
     const key = cacheKey(
-      cmd.link ? 'link' : state.key,
+      cmd.link && !namedOwner ? 'link' : state.key,
       cmd.kind,
       dest,
       chmod?.toString(8),

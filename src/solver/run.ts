@@ -122,9 +122,14 @@ function runEnv(scope: StageScope, state: StageState): string[] {
   return env;
 }
 
+/**
+ * The state after a step. Its key names the snapshot the step produced, not only the step's
+ * inputs: when a step runs again (--no-cache, a Rebuild-Time, a filter) and gives a new snapshot,
+ * everything built on it misses the cache too, instead of reusing results of the old output.
+ */
 export function advance(state: StageState, key: string, snapshot: string | undefined, createdBy: string): StageState {
   const next = cloneState(state);
-  next.key = key;
+  next.key = snapshot ? cacheKey(key, snapshot) : key;
   if (snapshot) next.chain.push({ snapshot, createdBy });
   next.history.push({ created_by: createdBy, comment: 'stratum', ...(snapshot ? {} : { empty_layer: true }) });
   return next;

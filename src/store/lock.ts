@@ -17,7 +17,13 @@ function pidAlive(pid: number): boolean {
  * Runs `fn` holding an exclusive lock file (created with O_EXCL, so it works across processes).
  * A lock left by a dead process on this host, or older than two minutes, is broken.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  timeoutMs = 60_000,
+  /** Age after which a lock whose owner seems alive is still broken; long holders pass Infinity. */
+  staleMs = STALE_MS,
+): Promise<T> {
   const owner = `${hostname()} ${process.pid} ${Date.now()}`;
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
@@ -33,7 +39,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, ti
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    await breakIfStale(lockPath);
+    await breakIfStale(lockPath, staleMs);
     if (Date.now() > deadline) throw new StratumError(`timed out waiting for lock ${lockPath}`);
     await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
     delay = Math.min(delay * 2, 50);
@@ -45,7 +51,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, ti
   }
 }
 
-async function breakIfStale(lockPath: string): Promise<void> {
+async function breakIfStale(lockPath: string, staleMs: number): Promise<void> {
   let content: string;
   let mtimeMs: number;
   try {
@@ -58,7 +64,7 @@ async function breakIfStale(lockPath: string): Promise<void> {
   const pid = Number(pidStr);
   // An empty file is a lock whose owner has not written yet: only its age can make it stale.
   const deadOwner = content !== '' && host === hostname() && Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
-  if (deadOwner || Date.now() - mtimeMs > STALE_MS) {
+  if (deadOwner || Date.now() - mtimeMs > staleMs) {
     // Re-check the content right before removing so we do not remove a lock just taken by someone else.
     const again = await fsp.readFile(lockPath, 'utf8').catch(() => undefined);
     if (again === content) await fsp.rm(lockPath, { force: true });

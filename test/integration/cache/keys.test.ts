@@ -192,5 +192,9 @@ describe('step cache: hits and misses by input kind', { timeout: 240_000 }, () =
     const f = await runBuild({ root, context: ctx, noCacheFilter: ['two'] });
     assert.deepEqual(f.ran, ['RUN echo keys-nocache-two > /two']);
     assert.deepEqual(f.cached, ['RUN echo keys-nocache-one > /one']);
+    // Rerunning a stage gives a new snapshot, so what is built on it reruns too.
+    const g = await runBuild({ root, context: ctx, noCacheFilter: ['one'] });
+    assert.deepEqual(g.ran, ['RUN echo keys-nocache-one > /one', 'RUN echo keys-nocache-two > /two']);
+    assert.deepEqual((await runBuild({ root, context: ctx })).ran, []);
   });
 });
