@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Session } from '../../solver/session.js';
 import { bootstrapDebian } from '../../worker/bootstrap.js';
 import { InputError } from '../../util/errors.js';
+import { withStoreLock } from '../../store/index.js';
 import { rootOf } from '../root.js';
 
 export function register(program: Command): void {
@@ -20,15 +21,19 @@ export function register(program: Command): void {
       if (distro !== 'debian') throw new InputError(`bootstrap: unknown distribution "${distro}" (supported: debian)`);
       const session = await Session.get(rootOf(command));
       const epoch = process.env.SOURCE_DATE_EPOCH;
-      const { manifest } = await bootstrapDebian(session.content, session.tmp, {
-        suite: f.suite,
-        variant: f.variant,
-        include: f.include?.split(',').map((s) => s.trim()).filter(Boolean),
-        mirror: f.mirror,
-        sourceDateEpoch: epoch ? Number(epoch) : undefined,
-        onOutput: f.quiet ? undefined : (c) => process.stderr.write(c),
+      // Shared store lock: a prune must not take the new blobs before they are tagged.
+      const manifest = await withStoreLock(session.root, 'shared', async () => {
+        const made = await bootstrapDebian(session.content, session.tmp, {
+          suite: f.suite,
+          variant: f.variant,
+          include: f.include?.split(',').map((s) => s.trim()).filter(Boolean),
+          mirror: f.mirror,
+          sourceDateEpoch: epoch ? Number(epoch) : undefined,
+          onOutput: f.quiet ? undefined : (c) => process.stderr.write(c),
+        });
+        await session.images.tag(f.tag, made.manifest);
+        return made.manifest;
       });
-      await session.images.tag(f.tag, manifest);
       process.stdout.write(`${f.tag} ${manifest.digest}\n`);
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { withStoreLock } from '../../store/index.js';
 import { collect, createRegistryClient, formatPlatform, parsePlatform, pullAndTag, type RegistryEvent, type RegistryFlags } from '../../registry/index.js';
 import { Session } from '../../solver/session.js';
 import { rootOf } from '../root.js';
@@ -29,7 +30,8 @@ Exit codes: 0 pulled, 1 the registry refused or failed, 2 bad input.`,
       };
       const client = createRegistryClient(session.root, flags, flags.quiet ? {} : { onEvent: log });
       try {
-        const r = await pullAndTag(client, ref, session.content, session.images, { platform });
+        // Shared store lock: a prune must not take the blobs between their download and the tag.
+        const r = await withStoreLock(session.root, 'shared', () => pullAndTag(client, ref, session.content, session.images, { platform }));
         if (flags.quiet) process.stdout.write(`${r.manifest.digest}\n`);
         else {
           const from = r.index ? ` (${formatPlatform(platform)} from index ${r.index.digest})` : '';
