@@ -4,7 +4,7 @@ import { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
+import { ParallelGzip } from './pgzip.js';
 import type { ContentStore } from '../store/content.js';
 import { MediaTypes } from '../store/types.js';
 import { StratumError } from '../util/errors.js';
@@ -73,7 +73,7 @@ export async function writeLayer(dir: string, store: ContentStore, opts: WriteLa
     const [, s] = await Promise.all([pipeline(tarStream, tap), store.ingest(tap)]);
     stored = s;
   } else if (opts.compression === 'gzip') {
-    const gz = zlib.createGzip({ level: opts.level ?? 6, chunkSize: 256 * 1024 });
+    const gz = new ParallelGzip(opts.level ?? 6);
     const [, s] = await Promise.all([pipeline(tarStream, tap, gz), store.ingest(gz)]);
     stored = s;
   } else {
