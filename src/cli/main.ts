@@ -35,6 +35,12 @@ function requestedCommand(argv: string[]): string | undefined {
   return undefined;
 }
 
+// `stratum ... | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const program = new Command();
 program
   .name('stratum')
