@@ -1,8 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { run } from '../util/exec.js';
+import { hashFile } from '../util/hash.js';
+import { pidAlive } from './lock.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { ContentStore } from './content.js';
 import { ImageStore } from './images.js';
@@ -33,14 +35,6 @@ function lockDir(root: string): string {
   return path.join(path.resolve(root), 'locks', 'store');
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** A holder file's owner is alive (or on another host, where we cannot tell). */
 async function holderAlive(file: string): Promise<boolean> {
@@ -607,15 +601,6 @@ export interface Problem {
   message: string;
 }
 
-function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file, { highWaterMark: 1 << 20 })
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
 
 /**
  * Verifies the store: every blob against its digest, every tagged image's blobs present, every snapshot with its

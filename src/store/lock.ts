@@ -4,7 +4,8 @@ import { StratumError } from '../util/errors.js';
 
 const STALE_MS = 120_000;
 
-function pidAlive(pid: number): boolean {
+/** True while process `pid` exists (on this host). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { hashFile } from '../util/hash.js';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { minimatch } from 'minimatch';
@@ -148,12 +149,3 @@ export async function hashSources(items: SourceItem[], opts: { withOwners: boole
   return `sha256:${h.digest('hex')}`;
 }
 
-export function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file, { highWaterMark: 1 << 20 })
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
