@@ -33,8 +33,12 @@ fi
 # docker-registry's package starts a service we do not use; tests start their own on free ports.
 systemctl disable --now docker-registry >/dev/null 2>&1 || true
 
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "stratum needs Node.js 20 or newer (apt-get install nodejs, or nodesource)" >&2
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "stratum needs Node.js 20 or newer; this machine has $(node --version) (see https://nodejs.org for packages)" >&2
   exit 3
 fi
 stamp=node_modules/.stratum-lock-sha
