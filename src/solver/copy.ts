@@ -85,7 +85,7 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
           } else await doCopy(dir, dir);
         })
       : await withWritableRootfs(ctx.session, state.chain, (merged) => doCopy(merged, merged));
-    if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+    await recordCache(ctx, key, outcome.snapshot, createdBy);
     // A --link layer's record is independent of the parent; the stage key still follows the parent.
     return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, outcome.snapshot, createdBy), cached: false };
   } finally {
@@ -282,7 +282,7 @@ export async function workdirStep(ctx: BuildContext, scope: StageScope, state: S
       const user = await resolveUser(merged, cfg.User ?? 'root');
       await new DirMaker(merged, { uid: user.uid, gid: user.gid }).ensure(dir);
     });
-    if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+    await recordCache(ctx, key, outcome.snapshot, createdBy);
     next = advance(state, key, outcome.snapshot, createdBy);
   }
   next.config.config = { ...(next.config.config ?? {}), WorkingDir: dir };

@@ -30,10 +30,6 @@ export function runArgv(cmd: RunCmd, state: StageState): { argv: string[]; scrip
 
 const SCRIPT_PATH = '/dev/.stratum-script';
 
-interface PreparedMount {
-  spec: SpecMount;
-}
-
 export async function runStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: RunCmd, n: number) {
   const env = expansionEnv(scope, state);
   const mountSpecs: MountSpec[] = cmd.mounts.map((raw) =>
@@ -68,12 +64,12 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged, upper) => {
     try {
       const user = await resolveUser(merged, cfg.User ?? 'root');
-      const prepared: PreparedMount[] = [];
+      const prepared: SpecMount[] = [];
       for (const m of mountSpecs) prepared.push(await prepareMount(ctx, m, cleanups));
       const extra: SpecMount[] = [
         { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['rbind', 'ro'] },
         { destination: '/etc/hosts', type: 'bind', source: '/etc/hosts', options: ['rbind', 'ro'] },
-        ...prepared.map((p) => p.spec),
+        ...prepared,
       ];
       if (script) {
         const file = await writeTempFile(ctx.session, script.content, 0o755);
@@ -107,7 +103,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
       );
     }
   });
-  if (outcome.snapshot) await recordCache(ctx, key, outcome.snapshot, createdBy);
+  await recordCache(ctx, key, outcome.snapshot, createdBy);
   return { state: advance(state, key, outcome.snapshot, createdBy), cached: false };
 }
 
@@ -183,19 +179,19 @@ async function prepareMount(
   ctx: BuildContext,
   m: MountSpec,
   cleanups: (() => Promise<void>)[],
-): Promise<PreparedMount> {
+): Promise<SpecMount> {
   const where = `${ctx.df.file}: --mount=type=${m.type},target=${m.target}`;
   switch (m.type) {
     case 'tmpfs':
-      return { spec: { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] }};
+      return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] };
     case 'secret': {
       const id = m.id ?? path.basename(m.target);
       const src = ctx.opts.secrets?.[id];
       if (!src) {
         if (m.required) throw new InputError(`${where}: secret "${id}" is required but was not given (--secret id=${id},src=FILE)`);
-        return { spec: { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['ro', 'size=4k'] }};
+        return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['ro', 'size=4k'] };
       }
-      return { spec: { destination: m.target, type: 'bind', source: path.resolve(src), options: ['rbind', 'ro'] }};
+      return { destination: m.target, type: 'bind', source: path.resolve(src), options: ['rbind', 'ro'] };
     }
     case 'cache': {
       if (m.from) throw new InputError(`${where}: cache mounts seeded from another stage are not supported yet`);
@@ -207,7 +203,7 @@ async function prepareMount(
         await chown(source, m.uid ?? 0, m.gid ?? 0);
         await chmod(source, m.mode ?? 0o755);
       }
-      return { spec: { destination: m.target, type: 'bind', source, options: ['rbind', 'rw'] }};
+      return { destination: m.target, type: 'bind', source, options: ['rbind', 'rw'] };
     }
     case 'bind': {
       let source: string;
@@ -226,7 +222,7 @@ async function prepareMount(
       } else {
         source = await resolveInContext(ctx.contextDir, m.source ?? '/', where);
       }
-      if (m.readonly) return { spec: { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] }};
+      if (m.readonly) return { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] };
       // A writable bind must not change its source: writes go to a throwaway upper dir, as BuildKit discards them.
       const scratchDir = path.join(ctx.session.tmp, `rwbind-${randomBytes(6).toString('hex')}`);
       const merged = path.join(scratchDir, 'merged');
@@ -236,7 +232,7 @@ async function prepareMount(
         await unmount(merged);
         await rm(scratchDir, { recursive: true, force: true });
       });
-      return { spec: { destination: m.target, type: 'bind', source: merged, options: ['rbind', 'rw'] }};
+      return { destination: m.target, type: 'bind', source: merged, options: ['rbind', 'rw'] };
     }
     default:
       throw new InputError(`${where}: mount type ${m.type} is not supported`);

@@ -527,7 +527,8 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
       const sound = new Set(snaps.filter((s) => s.meta).map((s) => s.id));
       // Records first (a record must never outlive its snapshot), then the snapshots.
       for (const r of records) {
-        const dangling = r.rec !== undefined && !sound.has(r.rec.snapshot);
+        // A record of a step that changed nothing names no snapshot ('').
+        const dangling = r.rec !== undefined && r.rec.snapshot !== '' && !sound.has(r.rec.snapshot);
         if ((r.rec && doomed.has(r.rec.snapshot)) || dangling) {
           report.cacheRecords++;
           if (!o.dryRun) await fsp.rm(r.file, { force: true });
@@ -651,7 +652,7 @@ export async function checkStore(root: string, opts: { lock?: LockOptions; onPro
         if (path.basename(r.file, '.json') !== r.rec.key.replace(/^sha256:/, '')) {
           problems.push({ kind: 'cache-record', what: rel, message: `holds key ${r.rec.key}` });
         }
-        if (!good.has(r.rec.snapshot)) problems.push({ kind: 'cache-record', what: rel, message: `points at snapshot ${r.rec.snapshot}, which is missing or broken` });
+        if (r.rec.snapshot !== '' && !good.has(r.rec.snapshot)) problems.push({ kind: 'cache-record', what: rel, message: `points at snapshot ${r.rec.snapshot}, which is missing or broken` });
       }
       return problems;
     },

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { git } from '../../helpers/git.js';
 import { BASE, makeStore, readOut, runBuild, writeTree } from './harness.js';
+import { stratum } from '../../helpers/cli.js';
 
 let root: string;
 let work: string;
@@ -181,6 +182,18 @@ describe('step cache: hits and misses by input kind', { timeout: 240_000 }, () =
     const back = await runBuild({ root, context: ctx });
     assert.deepEqual(back.ran, []);
     assert.equal(back.result.manifestDigest, bumped.result.manifestDigest);
+  });
+
+  it('a step that changes nothing is cached too, and adds no layer', async () => {
+    const df = [`FROM ${BASE}`, 'RUN test -d /etc', 'RUN echo keys-nochange > /nochange', ''].join('\n');
+    const ctx = await context({ Dockerfile: df });
+    const first = await runBuild({ root, context: ctx });
+    assert.equal(first.ran.length, 2);
+    const again = await runBuild({ root, context: ctx });
+    assert.deepEqual(again.ran, []);
+    assert.equal(again.result.layers.length, first.result.layers.length);
+    const check = await stratum(['store', 'check'], { root });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
   });
 
   it('--no-cache reruns everything; --no-cache-filter only the named stage', async () => {
