@@ -2,18 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildRuntimeSpec, type SpecMount } from './runc-spec.js';
+import { buildRuntimeSpec, type ProcessSpec, type SpecMount } from './runc-spec.js';
 import { EnvironmentError, StratumError } from '../util/errors.js';
 import { which } from '../util/exec.js';
 
-export interface ExecRequest {
+export interface ExecRequest extends ProcessSpec {
   rootfs: string;
-  args: string[];
-  env: string[];
-  cwd: string;
-  uid: number;
-  gid: number;
-  additionalGids?: number[];
   network: 'host' | 'none';
   mounts: SpecMount[];
   /** Where the bundle directory is made (inside the store's tmp). */
