@@ -18,6 +18,7 @@ import { Session } from './session.js';
 import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
+import type { SourceRoot } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
@@ -43,7 +44,8 @@ export interface BuildContext {
   /** Entries older than this are stale (the Dockerfile's *-Rebuild-Time header). */
   rebuildTime?: Date;
   contextDir: string;
-  dockerignore: { ignored: (rel: string) => boolean; hasExceptions: boolean };
+  /** The main build context as a source of COPY/ADD and bind mounts, .dockerignore applied. */
+  contextSource: SourceRoot;
   /** Every scheduled stage of this build, by index. */
   stages: Map<number, Promise<StageState>>;
   stageState: (ref: string) => Promise<StageState> | undefined;
@@ -134,7 +136,8 @@ export function rebuildTimeOf(df: Dockerfile): Date | undefined {
   return undefined;
 }
 
-async function loadDockerignore(contextDir: string, dockerfile?: string) {
+/** The .dockerignore rules (Dockerfile-specific first), in the form SourceRoot takes them. */
+async function loadDockerignore(contextDir: string, dockerfile?: string): Promise<Pick<SourceRoot, 'ignored' | 'ignoreHasExceptions'>> {
   const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(contextDir, '.dockerignore')];
   for (const f of candidates) {
     if (!f) continue;
@@ -146,9 +149,9 @@ async function loadDockerignore(contextDir: string, dockerfile?: string) {
       .filter((l) => l && !l.startsWith('#'));
     // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
     const ig = dockerignore.default().add(patterns);
-    return { ignored: (rel: string) => ig.ignores(rel), hasExceptions: patterns.some((p) => p.startsWith('!')) };
+    return { ignored: (rel: string) => ig.ignores(rel), ignoreHasExceptions: patterns.some((p) => p.startsWith('!')) };
   }
-  return { ignored: () => false, hasExceptions: false };
+  return {};
 }
 
 export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
@@ -179,7 +182,7 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     lex,
     rebuildTime: rebuildTimeOf(df),
     contextDir,
-    dockerignore: await loadDockerignore(contextDir, opts.dockerfile),
+    contextSource: { root: contextDir, kind: 'context', ...(await loadDockerignore(contextDir, opts.dockerfile)) },
     stages,
     stageState: (ref) => {
       const stage = findStage(plan, ref);
@@ -375,14 +378,24 @@ async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState,
 /** ARG changes no snapshot: RUN keys include the declared args through their environment. */
 function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Extract<Command, { kind: 'arg' }>): StageState {
   for (const pair of cmd.pairs) {
-    const given = ctx.opts.buildArgs?.[pair.key];
-    let value: string | undefined;
-    if (given !== undefined) value = given;
-    else if (pair.value !== undefined) value = ctx.lex.expandWord(pair.value, expansionEnv(scope, state));
-    else if (ctx.automaticArgs[pair.key] !== undefined) value = ctx.automaticArgs[pair.key];
-    else value = ctx.globalArgs.get(pair.key);
+    const value = argValue(pair, ctx.opts.buildArgs ?? {}, (w) => ctx.lex.expandWord(w, expansionEnv(scope, state)), (k) => ctx.automaticArgs[k] ?? ctx.globalArgs.get(k));
     scope.args.set(pair.key, value);
   }
   return state;
+}
+
+/**
+ * The value a stage's `ARG key[=default]` takes: the --build-arg, else its default (expanded),
+ * else what it inherits (an automatic platform arg or the global ARG of that name).
+ */
+export function argValue(
+  pair: { key: string; value?: string },
+  buildArgs: Record<string, string>,
+  expand: (word: string) => string,
+  inherited: (key: string) => string | undefined,
+): string | undefined {
+  if (buildArgs[pair.key] !== undefined) return buildArgs[pair.key];
+  if (pair.value !== undefined) return expand(pair.value);
+  return inherited(pair.key);
 }
 

@@ -103,12 +103,6 @@ async function resolveSources(
 ): Promise<Resolved[]> {
   const out: Resolved[] = [];
   const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
-  const contextRoot: SourceRoot = {
-    root: ctx.contextDir,
-    kind: 'context',
-    ignored: ctx.dockerignore.ignored,
-    ignoreHasExceptions: ctx.dockerignore.hasExceptions,
-  };
   for (const raw of cmd.sources) {
     const heredocName = /^\d?<<-?["']?([A-Za-z0-9_.-]+)["']?$/.exec(raw)?.[1];
     const doc = heredocName ? heredocs.get(heredocName) : undefined;
@@ -148,11 +142,11 @@ async function resolveSources(
         continue;
       }
       if (cmd.checksum) throw new InputError(`${where}: --checksum can only be used with an http(s) URL`);
-      const archive = await isArchive(src, contextRoot, where);
-      out.push(plain(contextRoot, [src], archive));
+      const archive = await isArchive(src, ctx.contextSource, where);
+      out.push(plain(ctx.contextSource, [src], archive));
       continue;
     }
-    out.push(plain(contextRoot, [src], false));
+    out.push(plain(ctx.contextSource, [src], false));
   }
   return out;
 }

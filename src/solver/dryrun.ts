@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Session } from './session.js';
-import { HOST_PLATFORM, loadDockerfile } from './build.js';
-import { planStages, ShellLex, automaticPlatformArgs, type Command } from '../frontend/index.js';
+import { argValue, HOST_PLATFORM, loadDockerfile } from './build.js';
+import { planStages, ShellLex, automaticPlatformArgs } from '../frontend/index.js';
 import { envMap } from './state.js';
 import type { BuildOptions } from './types.js';
 
@@ -48,7 +48,12 @@ export async function dryRun(opts: BuildOptions): Promise<{ dockerfile: string; 
     const args: Record<string, string> = {};
     const steps: DryRunStep[] = [];
     for (const cmd of stage.commands) {
-      declare(cmd, args, opts.buildArgs ?? {}, plan.globalEnv, auto, lex, env);
+      if (cmd.kind === 'arg') {
+        for (const p of cmd.pairs) {
+          const v = argValue(p, opts.buildArgs ?? {}, (w) => lex.expandWord(w, { ...args, ...env }), (k) => auto[k] ?? plan.globalEnv[k]);
+          if (v !== undefined) args[p.key] = v;
+        }
+      }
       if (cmd.kind === 'env') for (const p of cmd.pairs) env[p.key] = lex.expandWord(p.value, { ...args, ...env });
       const scope = { ...args, ...env };
       const text = cmd.ins.text;
@@ -67,22 +72,6 @@ export async function dryRun(opts: BuildOptions): Promise<{ dockerfile: string; 
   }
   const target = plan.stages[plan.target]!;
   return { dockerfile: opts.dockerfileInline !== undefined ? '(inline)' : path.resolve(opts.dockerfile ?? path.join(opts.context, 'Dockerfile')), target: target.name ?? String(target.index), stages };
-}
-
-function declare(
-  cmd: Command,
-  args: Record<string, string>,
-  buildArgs: Record<string, string>,
-  globals: Record<string, string>,
-  auto: Record<string, string>,
-  lex: ShellLex,
-  env: Record<string, string>,
-): void {
-  if (cmd.kind !== 'arg') return;
-  for (const p of cmd.pairs) {
-    const v = buildArgs[p.key] ?? (p.value !== undefined ? lex.expandWord(p.value, { ...args, ...env }) : (auto[p.key] ?? globals[p.key]));
-    if (v !== undefined) args[p.key] = v;
-  }
 }
 
 function safeExpand(lex: ShellLex, text: string, scope: Record<string, string>): string {

@@ -141,11 +141,7 @@ async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
     const items = await collectSources({ root: from.dir, kind: 'context' }, [m.source ?? '/'], `RUN --mount from=${m.from}`);
     return `${settings}:${await hashSources(items, { withOwners: false })}`;
   }
-  const items = await collectSources(
-    { root: ctx.contextDir, kind: 'context', ignored: ctx.dockerignore.ignored, ignoreHasExceptions: ctx.dockerignore.hasExceptions },
-    [m.source ?? '/'],
-    'RUN --mount',
-  );
+  const items = await collectSources(ctx.contextSource, [m.source ?? '/'], 'RUN --mount');
   return `${settings}:${await hashSources(items, { withOwners: false })}`;
 }
 
