@@ -51,7 +51,12 @@ export class ImageStore {
       ...(desc.platform ? { platform: desc.platform } : {}),
       annotations: { ...(desc.annotations ?? {}), [REF_NAME_ANNOTATION]: full },
     };
+    // A rebuild that changed nothing tags the same manifest again: leave index.json (and its two fsyncs) alone.
+    // Reading without the lock is safe: had another writer moved the tag since, that write simply comes after ours.
+    const same = (idx: Index) => idx.manifests.some((m) => m.annotations?.[REF_NAME_ANNOTATION] === full && sameEntry(m, entry));
+    if (same(await this.#read())) return;
     await this.#update((idx) => {
+      if (same(idx)) return false;
       idx.manifests = idx.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== full);
       idx.manifests.push(entry);
       idx.manifests.sort((a, b) => cmp(a.annotations?.[REF_NAME_ANNOTATION] ?? '', b.annotations?.[REF_NAME_ANNOTATION] ?? ''));
@@ -108,6 +113,23 @@ export class ImageStore {
     });
     return removed;
   }
+}
+
+/** Same descriptor, field by field (key order in index.json is not ours to rely on). */
+function sameEntry(a: Descriptor, b: Descriptor): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'undefined';
 }
 
 function cmp(a: string, b: string): number {

@@ -45,6 +45,10 @@ test('tag / resolve / list / remove', async () => {
   await images.tag('foo', d2);
   assert.deepEqual(await images.resolve('foo'), d2);
   assert.equal((await images.list()).length, 2);
+  // tagging the manifest a name already points at (a no-op rebuild) rewrites nothing
+  const before = await fsp.stat(path.join(cs.root, 'index.json'));
+  await images.tag('foo', d2);
+  assert.equal((await fsp.stat(path.join(cs.root, 'index.json'))).ino, before.ino);
   // index.json stays a valid OCI index naming each manifest
   const idx = JSON.parse(await fsp.readFile(path.join(cs.root, 'index.json'), 'utf8'));
   assert.equal(idx.schemaVersion, 2);
