@@ -1,4 +1,4 @@
-export { writeLayer, layerMediaType, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
+export { writeLayer, layerMediaType, LAYER_FORMAT, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
 export { applyLayer, openLayerStream, type ApplyOptions } from './apply.js';
 export { writeImage, collectBlobs, readManifest, pickPlatform } from './image.js';
 export { exportOciLayout, importOciLayout } from './oci.js';

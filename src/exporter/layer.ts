@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { promises as fsp, type Stats } from 'node:fs';
+import fs, { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ParallelGzip } from './pgzip.js';
+import { gzipMembers, MemberIndex } from './pgzip.js';
 import type { ContentStore } from '../store/content.js';
 import { MediaTypes } from '../store/types.js';
 import { StratumError } from '../util/errors.js';
@@ -20,6 +20,8 @@ export interface LayerInfo {
   diffID: string;
   size: number;
   mediaType: string;
+  /** Uncompressed bytes whose gzip members were taken from earlier layers rather than compressed again. */
+  reusedBytes?: number;
 }
 
 export interface WriteLayerOptions {
@@ -28,12 +30,23 @@ export interface WriteLayerOptions {
   sourceDateEpoch?: number;
   /** gzip/zstd level (default gzip 6, zstd 3). */
   level?: number;
+  /** gzip: take unchanged segments' members from earlier layers in the store (default true). */
+  reuseMembers?: boolean;
 }
+
+/** Bumped when the bytes writeLayer produces for the same tree change, so memoised layers are not mixed in. */
+export const LAYER_FORMAT = 2;
 
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const WHITEOUT_PREFIX = '.wh.';
 const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
-const CHUNK = 1 << 20;
+const READ_CHUNK = 1 << 20;
+/** A segment (one gzip member) ends at the first cut point after this many bytes... */
+export const SEGMENT_MIN = 1 << 20;
+/** ...or, inside a big file, at this many. */
+export const SEGMENT_MAX = 4 << 20;
+/** One entry in four is a cut point. */
+const CUT_MASK = 3;
 
 export function layerMediaType(c: Compression): string {
   return c === 'gzip' ? MediaTypes.layerGzip : c === 'zstd' ? MediaTypes.layerZstd : MediaTypes.layer;
@@ -59,31 +72,32 @@ export async function writeLayer(dir: string, store: ContentStore, opts: WriteLa
   if (!st?.isDirectory()) throw new StratumError(`writeLayer: ${root} is not a directory`);
   const xattrs = await scanXattrs(root, KEPT_XATTRS);
   const diffHash = createHash('sha256');
-  const tarStream = Readable.from(tarGenerator(root, xattrs, opts.sourceDateEpoch), { objectMode: false, highWaterMark: 4 * CHUNK });
-  const tap = new Transform({
-    highWaterMark: 4 * CHUNK,
-    transform(chunk: Buffer, _enc, cb) {
-      diffHash.update(chunk);
-      cb(null, chunk);
-    },
-  });
+  const tar = tarSegments(root, xattrs, opts.sourceDateEpoch);
+  const hashed = function* (): Generator<Buffer> {
+    for (const seg of tar) {
+      diffHash.update(seg);
+      yield seg;
+    }
+  };
 
   let stored: { digest: string; size: number };
+  let reusedBytes = 0;
   if (opts.compression === 'none') {
-    const [, s] = await Promise.all([pipeline(tarStream, tap), store.ingest(tap)]);
-    stored = s;
+    stored = await store.ingest(Readable.from(hashed(), { objectMode: false }));
   } else if (opts.compression === 'gzip') {
-    const gz = new ParallelGzip(opts.level ?? 6);
-    const [, s] = await Promise.all([pipeline(tarStream, tap, gz), store.ingest(gz)]);
-    stored = s;
+    const members = opts.reuseMembers === false ? undefined : MemberIndex.of(store);
+    const gz = gzipMembers(hashed(), { level: opts.level ?? 6, index: members });
+    stored = await store.ingest(gz);
+    await members?.record(stored.digest, gz.written);
+    reusedBytes = gz.reusedBytes;
   } else {
-    stored = await zstdCompress([tarStream, tap], store, opts.level ?? 3);
+    stored = await zstdCompress(Readable.from(hashed(), { objectMode: false }), store, opts.level ?? 3);
   }
   const diffID = 'sha256:' + diffHash.digest('hex');
-  return { digest: stored.digest, diffID, size: stored.size, mediaType: layerMediaType(opts.compression) };
+  return { digest: stored.digest, diffID, size: stored.size, mediaType: layerMediaType(opts.compression), reusedBytes };
 }
 
-async function zstdCompress(input: [Readable, Transform], store: ContentStore, level: number) {
+async function zstdCompress(input: Readable, store: ContentStore, level: number) {
   // -T0 output is identical for any worker count >= 1, so the digest does not depend on the machine's cores.
   const child = spawn('zstd', ['-q', '-c', `-${level}`, '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const err: Buffer[] = [];
@@ -95,11 +109,11 @@ async function zstdCompress(input: [Readable, Transform], store: ContentStore, l
     child.on('close', (code) => resolve(code ?? 1));
   });
   try {
-    const [, s, code] = await Promise.all([pipeline(input[0], input[1], child.stdin), store.ingest(child.stdout), exited]);
+    const [, s, code] = await Promise.all([pipeline(input, child.stdin), store.ingest(child.stdout), exited]);
     if (code !== 0) throw new StratumError(`zstd exited with ${code}: ${Buffer.concat(err).toString().trim()}`);
     return s;
   } catch (e) {
-    input[0].destroy();
+    input.destroy();
     child.kill('SIGKILL');
     throw e;
   }
@@ -112,7 +126,23 @@ interface Child {
 
 const byName = (a: Child, b: Child) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-async function* tarGenerator(root: string, xattrs: Map<string, Map<string, Buffer>>, epoch: number | undefined): AsyncGenerator<Buffer> {
+/** FNV-1a over a path: picks which entry ends may end a segment, by name alone. */
+function pathHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * The layer's tar stream, cut into segments that each become one gzip member. A segment ends after an entry
+ * once it holds SEGMENT_MIN bytes and the entry's path hashes to a cut point, or inside a big file every
+ * SEGMENT_MAX bytes. The cut points depend on the content, not on offsets, so a changed file changes only the
+ * segments around it and the others can reuse their compressed members (see pgzip.ts).
+ *
+ * The file system is read with synchronous calls: a layer is thousands of small files, and a round trip
+ * through the thread pool per call (which gzip keeps busy) cost more than the reads themselves.
+ */
+export function* tarSegments(root: string, xattrs: Map<string, Map<string, Buffer>>, epoch: number | undefined): Generator<Buffer> {
   const links = new Map<string, string>();
   let pend: Buffer[] = [];
   let pendLen = 0;
@@ -130,6 +160,7 @@ async function* tarGenerator(root: string, xattrs: Map<string, Map<string, Buffe
     pendLen = 0;
     return out;
   };
+  const entryEnds = (rel: string) => pendLen >= SEGMENT_MAX || (pendLen >= SEGMENT_MIN && (pathHash(rel) & CUT_MASK) === 0);
 
   const header = (rel: string, st: Stats, extra: Partial<TarHeader>): TarHeader => {
     const h: TarHeader = {
@@ -147,39 +178,37 @@ async function* tarGenerator(root: string, xattrs: Map<string, Map<string, Buffe
     return h;
   };
 
-  async function* emitFile(abs: string, rel: string, st: Stats): AsyncGenerator<Buffer> {
+  function* emitFile(abs: string, rel: string, st: Stats): Generator<Buffer> {
     push(encodeHeader(header(rel, st, { type: 'file', size: st.size })));
     if (st.size === 0) return;
-    const fh = await fsp.open(abs, 'r');
+    const fd = fs.openSync(abs, 'r');
     try {
       let done = 0;
       while (done < st.size) {
-        if (pendLen >= CHUNK) yield take();
-        const want = Math.min(CHUNK, st.size - done);
+        if (pendLen >= SEGMENT_MAX) yield take();
+        const want = Math.min(READ_CHUNK, st.size - done, Math.max(SEGMENT_MAX - pendLen, 512));
         const buf = Buffer.allocUnsafe(want);
-        const { bytesRead } = await fh.read(buf, 0, want, done);
-        if (bytesRead === 0) throw new StratumError(`writeLayer: ${abs} shrank while being read`);
-        push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
-        done += bytesRead;
+        const n = fs.readSync(fd, buf, 0, want, done);
+        if (n === 0) throw new StratumError(`writeLayer: ${abs} shrank while being read`);
+        push(n === want ? buf : buf.subarray(0, n));
+        done += n;
       }
       const pad = padding(st.size);
       if (pad) push(Buffer.alloc(pad));
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   }
 
-  async function* walk(absDir: string, relDir: string): AsyncGenerator<Buffer> {
-    const names = await fsp.readdir(absDir);
-    const kids: Child[] = await Promise.all(names.map(async (name) => ({ name, st: await fsp.lstat(path.join(absDir, name)) })));
+  function* walk(absDir: string, relDir: string): Generator<Buffer> {
+    const kids: Child[] = fs.readdirSync(absDir).map((name) => ({ name, st: fs.lstatSync(path.join(absDir, name)) }));
     kids.sort(byName);
-    const whiteouts = kids.filter((k) => isWhiteoutDev(k.st));
-    const others = kids.filter((k) => !isWhiteoutDev(k.st));
-    for (const k of whiteouts) {
+    for (const k of kids) {
+      if (!isWhiteoutDev(k.st)) continue;
       push(encodeHeader(header(relDir + WHITEOUT_PREFIX + k.name, k.st, { type: 'file', mode: 0, size: 0 })));
     }
-    for (const k of others) {
-      if (pendLen >= CHUNK) yield take();
+    for (const k of kids) {
+      if (isWhiteoutDev(k.st)) continue;
       const abs = path.join(absDir, k.name);
       const rel = relDir + k.name;
       const st = k.st;
@@ -188,24 +217,23 @@ async function* tarGenerator(root: string, xattrs: Map<string, Map<string, Buffe
         if (xattrs.get(abs)?.get('trusted.overlay.opaque')?.toString() === 'y') {
           push(encodeHeader(header(rel + '/' + OPAQUE_MARKER, st, { type: 'file', mode: 0, size: 0 })));
         }
+        if (entryEnds(rel + '/')) yield take();
         yield* walk(abs, rel + '/');
         continue;
       }
-      if (st.nlink > 1) {
-        const key = `${st.dev}:${st.ino}`;
-        const first = links.get(key);
-        if (first !== undefined) {
-          push(encodeHeader(header(rel, st, { type: 'link', linkpath: first })));
-          continue;
-        }
-        links.set(key, rel);
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? links.get(key) : undefined;
+      if (first !== undefined) push(encodeHeader(header(rel, st, { type: 'link', linkpath: first })));
+      else {
+        if (st.nlink > 1) links.set(key, rel);
+        if (st.isFile()) yield* emitFile(abs, rel, st);
+        else if (st.isSymbolicLink()) push(encodeHeader(header(rel, st, { type: 'symlink', linkpath: fs.readlinkSync(abs) })));
+        else if (st.isCharacterDevice() || st.isBlockDevice()) {
+          push(encodeHeader(header(rel, st, { type: st.isCharacterDevice() ? 'char' : 'block', devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) })));
+        } else if (st.isFIFO()) push(encodeHeader(header(rel, st, { type: 'fifo' })));
+        // sockets cannot be represented in a tar and are skipped, as docker and tar do
       }
-      if (st.isFile()) yield* emitFile(abs, rel, st);
-      else if (st.isSymbolicLink()) push(encodeHeader(header(rel, st, { type: 'symlink', linkpath: await fsp.readlink(abs) })));
-      else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        push(encodeHeader(header(rel, st, { type: st.isCharacterDevice() ? 'char' : 'block', devmajor: devMajor(st.rdev), devminor: devMinor(st.rdev) })));
-      } else if (st.isFIFO()) push(encodeHeader(header(rel, st, { type: 'fifo' })));
-      // sockets cannot be represented in a tar and are skipped, as docker and tar do
+      if (entryEnds(rel)) yield take();
     }
   }
 

@@ -1,75 +1,124 @@
+import fs from 'node:fs';
 import os from 'node:os';
-import { Transform, type TransformCallback } from 'node:stream';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+import type { ContentStore } from '../store/content.js';
 
 const gzipAsync = promisify(zlib.gzip);
 
-/** Uncompressed bytes per gzip member: big enough that splitting costs under 1 % in size. */
-export const PGZIP_BLOCK = 4 * 1024 * 1024;
+/** Where one gzip member sits in a stored blob. */
+export interface MemberPlace {
+  key: string;
+  offset: number;
+  length: number;
+}
 
 /**
- * gzip that uses every core: the input is cut at fixed offsets into blocks, each block becomes
- * its own gzip member on libuv's thread pool, and the members are written in order. A stream of
- * gzip members is one valid gzip file (RFC 1952), and the fixed cut points keep the output the
- * same for the same input on any machine. An input smaller than one block gives exactly what a
- * plain gzip stream of it gives.
+ * gzip that uses every core and does not redo work: each input segment becomes its own gzip member, compressed
+ * on libuv's thread pool with several in flight, and written in order. A stream of gzip members is one valid
+ * gzip file (RFC 1952). A segment compressed before, in any layer still in the store, is copied from that blob
+ * instead: zlib gives the same bytes for the same input and level, so the result is byte for byte what
+ * compressing it again would give. A single segment gives exactly what plain gzip gives.
  */
-export class ParallelGzip extends Transform {
-  private pending: Buffer[] = [];
-  private pendingLen = 0;
-  private readonly queue: Promise<Buffer>[] = [];
-  private readonly width: number;
-
-  constructor(
-    private readonly level = 6,
-    private readonly block = PGZIP_BLOCK,
-  ) {
-    super({ highWaterMark: block });
-    this.width = Math.max(2, os.availableParallelism() + 1);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending.push(chunk);
-    this.pendingLen += chunk.length;
-    this.cutBlocks()
-      .then(() => cb())
-      .catch(cb);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.pendingLen > 0 || this.queue.length === 0) this.start(this.takeAll());
-    this.drain(0)
-      .then(() => cb())
-      .catch(cb);
-  }
-
-  private async cutBlocks(): Promise<void> {
-    while (this.pendingLen >= this.block) {
-      const all = this.takeAll();
-      this.start(all.subarray(0, this.block));
-      const rest = all.subarray(this.block);
-      if (rest.length > 0) {
-        this.pending.push(rest);
-        this.pendingLen = rest.length;
+export function gzipMembers(segments: Iterable<Buffer>, opts: { level: number; index?: MemberIndex }): AsyncIterable<Buffer> & {
+  written: MemberPlace[];
+  reusedBytes: number;
+} {
+  const width = Math.max(2, os.availableParallelism() + 1);
+  const out = {
+    written: [] as MemberPlace[],
+    reusedBytes: 0,
+    async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+      const queue: { key: string; member: Promise<Buffer> }[] = [];
+      let offset = 0;
+      const emit = async () => {
+        const { key, member } = queue.shift()!;
+        const bytes = await member;
+        out.written.push({ key, offset, length: bytes.length });
+        offset += bytes.length;
+        return bytes;
+      };
+      for (const seg of segments) {
+        const key = memberKey(seg, opts.level);
+        const known = opts.index?.lookup(key, seg);
+        if (known) out.reusedBytes += seg.length;
+        queue.push({ key, member: known ? Promise.resolve(known) : gzipAsync(seg, { level: opts.level }) });
+        // At most `width` members in flight: enough to fill the cores, bounded in memory.
+        while (queue.length >= width) yield await emit();
       }
-      // Keep at most `width` blocks in flight: enough to fill the cores, bounded in memory.
-      await this.drain(this.width - 1);
+      while (queue.length) yield await emit();
+    },
+  };
+  return out;
+}
+
+function memberKey(seg: Buffer, level: number): string {
+  return createHash('sha256').update(`gzip-${level}\0`).update(seg).digest('hex');
+}
+
+/**
+ * Remembers where each compressed segment lives: `gzip-members/<2 hex>/<62 hex>` holds "<blob digest> <offset>
+ * <length>". An entry is a hint, never trusted alone: the blob must still exist and the member found there must
+ * be a gzip member whose trailer (CRC-32 and length of its input) matches the segment, else it is not used.
+ */
+export class MemberIndex {
+  private constructor(
+    readonly dir: string,
+    private readonly blobPath: (digest: string) => string,
+  ) {}
+
+  static of(store: ContentStore): MemberIndex {
+    return new MemberIndex(path.join(store.root, 'gzip-members'), (d) => store.blobPath(d));
+  }
+
+  private entry(key: string): string {
+    return path.join(this.dir, key.slice(0, 2), key.slice(2));
+  }
+
+  lookup(key: string, seg: Buffer): Buffer | undefined {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.entry(key), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const m = /^(sha256:[a-f0-9]{64}) (\d+) (\d+)\n?$/.exec(text);
+    if (!m) return undefined;
+    const [offset, length] = [Number(m[2]), Number(m[3])];
+    if (length < 18) return undefined;
+    let fd: number;
+    try {
+      fd = fs.openSync(this.blobPath(m[1]!), 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const bytes = Buffer.allocUnsafe(length);
+      if (fs.readSync(fd, bytes, 0, length, offset) !== length) return undefined;
+      const crc = bytes.readUInt32LE(length - 8);
+      const isize = bytes.readUInt32LE(length - 4);
+      const ok = bytes[0] === 0x1f && bytes[1] === 0x8b && isize === seg.length % 2 ** 32 && crc === zlib.crc32(seg);
+      return ok ? bytes : undefined;
+    } finally {
+      fs.closeSync(fd);
     }
   }
 
-  private takeAll(): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingLen);
-    this.pending = [];
-    this.pendingLen = 0;
-    return all;
-  }
-
-  private start(data: Buffer): void {
-    this.queue.push(gzipAsync(data, { level: this.level }));
-  }
-
-  private async drain(keep: number): Promise<void> {
-    while (this.queue.length > keep) this.push(await this.queue.shift()!);
+  /** Records the members of a blob now stored. Losing an entry (a crash) only costs compressing it again. */
+  async record(digest: string, members: MemberPlace[]): Promise<void> {
+    const made = new Set<string>();
+    for (const m of members) {
+      const file = this.entry(m.key);
+      const sub = path.dirname(file);
+      if (!made.has(sub)) {
+        await fs.promises.mkdir(sub, { recursive: true });
+        made.add(sub);
+      }
+      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+      await fs.promises.writeFile(tmp, `${digest} ${m.offset} ${m.length}\n`);
+      await fs.promises.rename(tmp, file);
+    }
   }
 }

@@ -67,13 +67,13 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
     const hit = await lookupCache(ctx, scope, key);
     if (hit) return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, hit.snapshot, createdBy), cached: true };
 
-    const doCopy = async (destRoot: string, userRoot: string) => {
+    const doCopy = async (destRoot: string, userRoot: string, upper?: string) => {
       const owner = chownSpec ? await resolveOwner(userRoot, chownSpec) : undefined;
       for (const s of sources) {
         await withSourceRoot(ctx, s, async (root) => {
           const items = await collectSources(root, s.patterns, where);
           if (s.extract) await extractArchive(ctx, items, destRoot, dest, where);
-          else await copyItems(items, { destRoot, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where });
+          else await copyItems(items, { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where });
         });
       }
     };
@@ -84,7 +84,7 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
             await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent));
           } else await doCopy(dir, dir);
         })
-      : await withWritableRootfs(ctx.session, state.chain, (merged) => doCopy(merged, merged));
+      : await withWritableRootfs(ctx.session, state.chain, (merged, upper) => doCopy(merged, merged, upper));
     await recordCache(ctx, key, outcome.snapshot, createdBy);
     // A --link layer's record is independent of the parent; the stage key still follows the parent.
     return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, outcome.snapshot, createdBy), cached: false };

@@ -7,6 +7,7 @@ import {
   exportRootfs,
   writeImage,
   writeLayer,
+  LAYER_FORMAT,
   type LayerInfo,
 } from '../exporter/index.js';
 import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
@@ -38,7 +39,7 @@ const making = new Map<string, Promise<LayerInfo>>();
  */
 export function layerFor(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
   if (entry.layer) return Promise.resolve(entry.layer);
-  const k = `${ctx.session.root}\0${entry.snapshot}\0${ctx.opts.compression ?? 'gzip'}:${ctx.opts.sourceDateEpoch ?? ''}`;
+  const k = `${ctx.session.root}\0${entry.snapshot}\0${memoKeyOf(ctx)}`;
   let p = making.get(k);
   if (!p) {
     p = makeLayer(ctx, entry).finally(() => making.delete(k));
@@ -55,9 +56,14 @@ export function feedsImage(ctx: BuildContext, stageIndex: number): boolean {
   return false;
 }
 
+/** Which layer of a snapshot: its compression, its timestamp clamp, and the layer writer's format. */
+function memoKeyOf(ctx: BuildContext): string {
+  return `${ctx.opts.compression ?? 'gzip'}:${ctx.opts.sourceDateEpoch ?? ''}:v${LAYER_FORMAT}`;
+}
+
 async function makeLayer(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
   const compression = ctx.opts.compression ?? 'gzip';
-  const memoKey = `${compression}:${ctx.opts.sourceDateEpoch ?? ''}`;
+  const memoKey = memoKeyOf(ctx);
   const snapshots = ctx.session.snapshots;
   const meta = await snapshots.meta(entry.snapshot);
   const known = meta?.layers[memoKey];

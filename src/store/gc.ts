@@ -17,6 +17,7 @@ import { isIndexMediaType, type Descriptor, type Index, type Manifest } from './
  *   snapshots/<12 hex>/{fs,meta.json}   snapshots; snapshots/by-diffid/<hex> -> id; snapshots/empty
  *   cache/<2 hex>/<64 hex>.json         step cache records {key, snapshot, created, createdBy}
  *   cache-mounts/<id hash>[...]         RUN --mount=type=cache directories
+ *   gzip-members/<2 hex>/<62 hex>       where a compressed tar segment sits in a layer blob (exporter/pgzip.ts)
  *   sources/{git,http}                  fetched sources
  *   tmp/                                staging (snapshots being made, mounts, runc bundles)
  *   locks/store/                        the store lock (below)
@@ -313,7 +314,7 @@ export async function storeUsage(root: string): Promise<{ root: string; entries:
   const mounts = (await fsp.readdir(path.join(root, 'cache-mounts')).catch(() => [] as string[])).filter((n) => !n.endsWith('.lock') && !n.endsWith('.init'));
   const sources = ['git', 'http'].map((k) => path.join(root, 'sources', k));
   const snapDirs = snaps.map((s) => s.dir);
-  const sizes = await diskUsage([...snapDirs, path.join(root, 'cache-mounts'), ...sources, path.join(root, 'tmp'), path.join(root, 'cache')]);
+  const sizes = await diskUsage([...snapDirs, path.join(root, 'cache-mounts'), ...sources, path.join(root, 'tmp'), path.join(root, 'cache'), path.join(root, 'gzip-members')]);
   const keep = keptSnapshots(snaps, needed, diffIDs);
   const entries: UsageEntry[] = [
     {
@@ -328,7 +329,12 @@ export async function storeUsage(root: string): Promise<{ root: string; entries:
       bytes: snapDirs.reduce((a, d) => a + (sizes.get(d) ?? 0), 0),
       inUseBytes: snaps.filter((s) => keep.has(s.id)).reduce((a, s) => a + (sizes.get(s.dir) ?? 0), 0),
     },
-    { kind: 'cache-records', count: records.length, bytes: sizes.get(path.join(root, 'cache')) ?? 0 },
+    {
+      kind: 'cache-records',
+      count: records.length,
+      bytes: (sizes.get(path.join(root, 'cache')) ?? 0) + (sizes.get(path.join(root, 'gzip-members')) ?? 0),
+      detail: 'step records and the gzip member index',
+    },
     { kind: 'cache-mounts', count: mounts.length, bytes: sizes.get(path.join(root, 'cache-mounts')) ?? 0 },
     {
       kind: 'sources',
@@ -565,6 +571,7 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
         report.freedBytes += b.size;
         if (!o.dryRun) await fsp.rm(b.file, { force: true });
       }
+      if (!o.dryRun) await sweepMemberIndex(root, content);
 
       if (o.all) {
         const mountsDir = path.join(root, 'cache-mounts');
@@ -591,6 +598,22 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
     },
     o.lock,
   );
+}
+
+/**
+ * The gzip member index (exporter/pgzip.ts) names places in blobs; entries whose blob is gone are only dead
+ * weight (a lookup checks the blob anyway), so prune drops them.
+ */
+async function sweepMemberIndex(root: string, content: ContentStore): Promise<void> {
+  const dir = path.join(root, 'gzip-members');
+  for (const sub of await fsp.readdir(dir).catch(() => [] as string[])) {
+    for (const name of await fsp.readdir(path.join(dir, sub)).catch(() => [] as string[])) {
+      const file = path.join(dir, sub, name);
+      const digest = (await fsp.readFile(file, 'utf8').catch(() => '')).split(' ')[0] ?? '';
+      if (name.endsWith('.tmp') || !/^sha256:[a-f0-9]{64}$/.test(digest) || !(await content.has(digest))) await fsp.rm(file, { force: true });
+    }
+    await fsp.rmdir(path.join(dir, sub)).catch(() => undefined); // only when it is empty
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

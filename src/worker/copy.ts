@@ -1,4 +1,4 @@
-import { chmod, copyFile, lchown, lstat, mkdir, rm, symlink, lutimes, constants } from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../util/errors.js';
 import { resolveInRoot } from './securejoin.js';
@@ -7,6 +7,12 @@ import type { SourceEntry, SourceItem } from './sources.js';
 export interface CopyOptions {
   /** The root the files land in: a mounted overlay, or an empty dir for COPY --link. */
   destRoot: string;
+  /**
+   * The overlay's upper dir, when destRoot is a mounted overlay. A directory this copy creates had nothing under
+   * it in the lower layers, so its contents can be written to the upper dir directly: the same result without
+   * overlayfs in the way of every call (three times faster for a venv).
+   */
+  upper?: string;
   /** Absolute destination inside destRoot, WORKDIR already applied; a trailing '/' means a directory. */
   dest: string;
   owner?: { uid: number; gid: number };
@@ -16,77 +22,102 @@ export interface CopyOptions {
   what: string;
 }
 
-/** COPY semantics of the Dockerfile reference: directories copy their contents, files land in or at dest. */
+type Owner = { uid: number; gid: number };
+
+/**
+ * COPY semantics of the Dockerfile reference: directories copy their contents, files land in or at dest.
+ *
+ * The copy itself uses synchronous calls: a COPY is thousands of small files, each needing several calls, and a
+ * round trip through the thread pool per call (shared with gzip) cost more than the calls themselves.
+ */
 export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<void> {
   const dirs = new DirMaker(o.destRoot, o.owner);
   const destPath = path.posix.normalize(o.dest);
   const existingDest = await resolveInRoot(o.destRoot, destPath);
-  const destIsExistingDir = await isDir(existingDest);
+  const destIsExistingDir = isDir(existingDest);
   const wantsDir = o.dest.endsWith('/') || destIsExistingDir;
   if (items.length > 1 && !wantsDir) {
     throw new InputError(`${o.what}: with more than one source file, the destination must be a directory and end with a /`);
   }
-  for (const item of items) {
+  const ownerOf = (e: SourceEntry): Owner => o.owner ?? (o.keepOwners ? { uid: e.st.uid, gid: e.st.gid } : { uid: 0, gid: 0 });
+  for (const [i, item] of items.entries()) {
     const target = item.isDir ? destPath : wantsDir ? path.posix.join(destPath, item.base) : destPath;
-    if (item.isDir) await dirs.ensure(target);
-    const files: { e: SourceEntry; host: string; owner: { uid: number; gid: number } }[] = [];
+    if (item.isDir) {
+      const host = await dirs.ensure(target);
+      const direct = o.upper && items.length === 1 && dirs.made(target) ? path.join(o.upper, path.relative(o.destRoot, host)) : undefined;
+      if (direct && isDir(direct)) {
+        copyIntoFreshDir(item, direct, o, ownerOf);
+        continue;
+      }
+    }
     for (const e of item.entries) {
       const inContainer = e.rel ? path.posix.join(target, e.rel) : target;
-      const owner = o.owner ?? (o.keepOwners ? { uid: e.st.uid, gid: e.st.gid } : { uid: 0, gid: 0 });
+      const owner = ownerOf(e);
       if (e.st.isDirectory()) {
         if (e.rel === '') continue; // the item dir itself: only its contents are copied
         const host = await dirs.ensure(inContainer, owner);
-        await chmod(host, o.mode ?? e.st.mode & 0o7777);
-        await lchown(host, owner.uid, owner.gid);
-        await lutimes(host, e.st.atime, e.st.mtime);
+        fs.chmodSync(host, o.mode ?? e.st.mode & 0o7777);
+        fs.lchownSync(host, owner.uid, owner.gid);
         continue;
       }
       if (!e.st.isSymbolicLink() && !e.st.isFile()) continue; // sockets, fifos and devices are not copied, as in Docker
-      const parent = await dirs.ensure(path.posix.dirname(inContainer));
-      files.push({ e, host: path.join(parent, path.posix.basename(inContainer)), owner });
+      const parentDir = path.posix.dirname(inContainer);
+      const parent = await dirs.ensure(parentDir);
+      const host = path.join(parent, path.posix.basename(inContainer));
+      // Nothing stands in a directory this copy made, until a second source item copies into it.
+      if (i > 0 || !dirs.made(parentDir)) replaceable(host);
+      writeEntry(e, host, owner, o.mode);
     }
-    // Once their directories exist the files are independent: copy several at a time (each waits on the disk).
-    await forEachLimit(files, 16, async ({ e, host, owner }) => {
-      await replaceable(host);
-      if (e.st.isSymbolicLink()) {
-        await symlink(e.link!, host);
-        await lchown(host, owner.uid, owner.gid);
-      } else {
-        await copyFile(e.host, host, constants.COPYFILE_FICLONE);
-        await lchown(host, owner.uid, owner.gid);
-        await chmod(host, o.mode ?? e.st.mode & 0o7777);
-      }
-      await lutimes(host, e.st.atime, e.st.mtime);
-    });
-  }
-  // Directory mtimes change as children are added: restore them last.
-  for (const item of items) {
+    // Directory mtimes change as children are added: restore them last.
     if (!item.isDir) continue;
     for (const e of item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse()) {
-      const host = await resolveInRoot(o.destRoot, path.posix.join(destPath, e.rel));
-      await lutimes(host, e.st.atime, e.st.mtime);
+      const host = await resolveInRoot(o.destRoot, path.posix.join(target, e.rel));
+      fs.lutimesSync(host, e.st.atime, e.st.mtime);
     }
   }
 }
 
-async function forEachLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+/** A directory item's contents into a directory that holds nothing yet: no lookups, nothing to replace. */
+function copyIntoFreshDir(item: SourceItem, dir: string, o: CopyOptions, ownerOf: (e: SourceEntry) => Owner): void {
+  for (const e of item.entries) {
+    if (e.rel === '') continue;
+    const host = path.join(dir, e.rel);
+    const owner = ownerOf(e);
+    if (e.st.isDirectory()) {
+      fs.mkdirSync(host);
+      fs.chmodSync(host, o.mode ?? e.st.mode & 0o7777);
+      fs.lchownSync(host, owner.uid, owner.gid);
+    } else if (e.st.isSymbolicLink() || e.st.isFile()) writeEntry(e, host, owner, o.mode);
+  }
+  for (const e of item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse()) {
+    fs.lutimesSync(path.join(dir, e.rel), e.st.atime, e.st.mtime);
+  }
+}
+
+/** One file or symlink, at a path where nothing stands. */
+function writeEntry(e: SourceEntry, host: string, owner: Owner, forcedMode: number | undefined): void {
+  if (e.st.isSymbolicLink()) {
+    fs.symlinkSync(e.link!, host);
+    fs.lchownSync(host, owner.uid, owner.gid);
+  } else {
+    // copyFile gives the new file the source's mode; chown clears set-id bits, so the mode goes on after it.
+    fs.copyFileSync(e.host, host, fs.constants.COPYFILE_FICLONE);
+    const mode = forcedMode ?? e.st.mode & 0o7777;
+    if (owner.uid !== 0 || owner.gid !== 0) fs.lchownSync(host, owner.uid, owner.gid);
+    if (forcedMode !== undefined || mode & 0o7000) fs.chmodSync(host, mode);
+  }
+  fs.lutimesSync(host, e.st.atime, e.st.mtime);
 }
 
 /** Removes what stands at a file's destination (never following a symlink there). */
-async function replaceable(host: string): Promise<void> {
-  const st = await lstat(host).catch(() => undefined);
+function replaceable(host: string): void {
+  const st = fs.lstatSync(host, { throwIfNoEntry: false });
   if (!st) return;
-  await rm(host, { recursive: st.isDirectory(), force: true });
+  fs.rmSync(host, { recursive: st.isDirectory(), force: true });
 }
 
-async function isDir(p: string): Promise<boolean> {
-  const st = await lstat(p).catch(() => undefined);
-  return st?.isDirectory() ?? false;
+function isDir(p: string): boolean {
+  return fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 /** Creates directories inside a root, resolving symlinks within it; remembers what it resolved. */
@@ -97,6 +128,13 @@ export class DirMaker {
     private readonly owner?: { uid: number; gid: number },
   ) {}
 
+  private readonly created = new Set<string>();
+
+  /** True when this maker created the directory (so it held nothing before this copy). */
+  made(inContainer: string): boolean {
+    return this.created.has(path.posix.normalize('/' + inContainer));
+  }
+
   async ensure(inContainer: string, owner = this.owner): Promise<string> {
     const norm = path.posix.normalize('/' + inContainer);
     const cached = this.known.get(norm);
@@ -104,13 +142,14 @@ export class DirMaker {
     if (norm === '/') return this.root;
     const parent = await this.ensure(path.posix.dirname(norm), this.owner);
     let host = path.join(parent, path.posix.basename(norm));
-    const st = await lstat(host).catch(() => undefined);
+    const st = fs.lstatSync(host, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) host = await resolveInRoot(this.root, norm);
-    const after = st?.isSymbolicLink() ? await lstat(host).catch(() => undefined) : st;
+    const after = st?.isSymbolicLink() ? fs.lstatSync(host, { throwIfNoEntry: false }) : st;
     if (!after) {
-      await mkdir(host);
-      await chmod(host, 0o755);
-      await lchown(host, owner?.uid ?? 0, owner?.gid ?? 0);
+      fs.mkdirSync(host);
+      fs.chmodSync(host, 0o755);
+      fs.lchownSync(host, owner?.uid ?? 0, owner?.gid ?? 0);
+      this.created.add(norm);
     } else if (!after.isDirectory()) {
       throw new InputError(`cannot create directory ${norm}: a file is in the way`);
     }

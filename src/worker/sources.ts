@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import fs, { type Stats } from 'node:fs';
 import { hashFile } from '../util/hash.js';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,7 +50,7 @@ export async function collectSources(src: SourceRoot, patterns: string[], what: 
       const item: SourceItem = { host, base: path.basename(host), isDir: st.isDirectory(), entries: [] };
       if (item.isDir) {
         item.entries.push({ host, rel: '', st });
-        await walk(src, host, '', relTop, item.entries);
+        walk(src, host, '', relTop, item.entries);
       } else {
         item.entries.push({ host, rel: '', st, link: st.isSymbolicLink() ? await readlink(host) : undefined });
       }
@@ -103,21 +103,22 @@ async function expandPattern(src: SourceRoot, pattern: string, what: string): Pr
   });
 }
 
-async function walk(src: SourceRoot, dir: string, rel: string, relFromRoot: string, out: SourceEntry[]): Promise<void> {
-  const names = (await readdir(dir)).sort();
+/** Synchronous, as copy.ts is: a tree is thousands of entries and each async call is a thread-pool round trip. */
+function walk(src: SourceRoot, dir: string, rel: string, relFromRoot: string, out: SourceEntry[]): void {
+  const names = fs.readdirSync(dir).sort();
   for (const name of names) {
     const host = path.join(dir, name);
     const childRel = rel ? `${rel}/${name}` : name;
     const fromRoot = relFromRoot ? `${relFromRoot}/${name}` : name;
-    const st = await lstat(host);
+    const st = fs.lstatSync(host);
     const ignored = src.ignored?.(fromRoot) ?? false;
     if (st.isDirectory()) {
       if (!ignored) out.push({ host, rel: childRel, st });
-      if (!ignored || src.ignoreHasExceptions) await walk(src, host, childRel, fromRoot, out);
+      if (!ignored || src.ignoreHasExceptions) walk(src, host, childRel, fromRoot, out);
       continue;
     }
     if (ignored) continue;
-    out.push({ host, rel: childRel, st, link: st.isSymbolicLink() ? await readlink(host) : undefined });
+    out.push({ host, rel: childRel, st, link: st.isSymbolicLink() ? fs.readlinkSync(host) : undefined });
   }
 }
 
