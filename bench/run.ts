@@ -6,7 +6,8 @@
  *
  * Both builders start every cold run from an empty build cache with the base image already in their storage
  * (buildah: copied in by skopeo, which unpacks it; stratum: imported and unpacked by an untimed one-step build).
- * The CLIs are timed as a user runs them; stratum's CLI is compiled first (as `npm run build` ships it).
+ * The CLIs are timed as a user runs them; stratum's is built first with `npm run build` and run as
+ * `node bin/stratum.js` (STRATUM_CLI=dist makes sure that is the bundle, never the TypeScript sources).
  */
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -24,8 +25,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = process.env.BENCH_DIR ?? '/var/tmp/stratum-bench';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BASE = 'localhost/debian:bookworm';
-const CLI_DIR = path.join(REPO, 'node_modules/.cache/stratum-bench');
-const CLI = path.join(CLI_DIR, 'src/cli/main.js');
+const CLI = path.join(REPO, 'bin/stratum.js');
 
 // A seed-shaped chain without heredocs (buildah 1.28 cannot parse them).
 const DOCKERFILE = `# Bench-Rebuild-Time: 2020-01-01T00:00:00Z
@@ -109,7 +109,7 @@ async function changeSource(ctx: string, i: number): Promise<void> {
 // --- stratum -----------------------------------------------------------------------------------------------
 
 async function stratumBuild(root: string, ctx: string): Promise<{ ms: number; cached: string }> {
-  const r = await must('node', [CLI, '--root', root, 'build', '--progress', 'quiet', '-t', 'localhost/bench/service:latest', ctx]);
+  const r = await must('node', [CLI, '--root', root, 'build', '--progress', 'quiet', '-t', 'localhost/bench/service:latest', ctx], { STRATUM_CLI: 'dist' });
   return { ms: r.ms, cached: /steps \d+ \(\d+ cached\)/.exec(r.out)?.[0] ?? '?' };
 }
 
@@ -227,8 +227,8 @@ async function machine() {
 
 async function main(): Promise<void> {
   await mkdir(WORK, { recursive: true });
-  process.stderr.write(`bench: compiling the CLI into ${path.relative(REPO, CLI_DIR)}\n`);
-  await must('npx', ['tsc', '-p', path.join(REPO, 'tsconfig.build.json'), '--outDir', CLI_DIR]);
+  process.stderr.write('bench: npm run build\n');
+  await must('npm', ['--prefix', REPO, 'run', 'build'], { npm_config_loglevel: 'error' });
   const layout = await debianBaseLayout();
   const notes: string[] = [];
   const s: Times = { cold: [], warm: [], change: [] };

@@ -50,24 +50,29 @@ program
   .showHelpAfterError()
   .exitOverride();
 
-try {
-  const wanted = requestedCommand(process.argv.slice(2));
-  const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
-  const loaded = new Set<Module>();
-  for (const load of loaders) {
-    const mod = await load();
-    if (!loaded.has(mod)) mod.register(program);
-    loaded.add(mod);
-  }
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else if (e instanceof StratumError) {
-    process.stderr.write(`error: ${e.message}\n`);
-    process.exitCode = e.exitCode;
-  } else {
-    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
+// No top-level await: the bundled CLI is CommonJS (bin/stratum.js loads it with a V8 code cache).
+async function main(): Promise<void> {
+  try {
+    const wanted = requestedCommand(process.argv.slice(2));
+    const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
+    const loaded = new Set<Module>();
+    for (const load of loaders) {
+      const mod = await load();
+      if (!loaded.has(mod)) mod.register(program);
+      loaded.add(mod);
+    }
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+    } else if (e instanceof StratumError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
   }
 }
+
+void main();

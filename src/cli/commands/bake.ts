@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { createProgress, loadDefinition, printView, runBake, select, summaryTable, writeMetadata, type ProgressMode } from '../../bake/index.js';
+import { createProgress, loadDefinition, printView, runBake, select, summaryTable, writeMetadata, type BuildFn, type ProgressMode } from '../../bake/index.js';
 import { InputError, StratumError } from '../../util/errors.js';
 import { rootOf } from '../root.js';
 
@@ -19,6 +19,10 @@ interface BakeCliOptions {
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+// Handed to bake explicitly: bake's own fallback finds the engine by a relative path at run time, which only
+// resolves among the unbundled sources, not in the bundled CLI.
+const engine: BuildFn = async (o) => (await import('../../solver/build.js')).build(o);
 
 export function register(program: Command): void {
   program
@@ -65,7 +69,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       process.once('SIGTERM', onSig);
       let run;
       try {
-        run = await runBake(def, { root: rootOf(command), targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build: engine, targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);
