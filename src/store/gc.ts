@@ -51,13 +51,23 @@ async function holderAlive(file: string): Promise<boolean> {
   return pidAlive(Number(pid));
 }
 
+/**
+ * Left in the lock dir once a holder is found dead, until a sweep has cleared what it may have left behind: the
+ * dead holder's own file is removed at once, and recoverStore still has to know that a sweep is due.
+ */
+const SWEEP_DUE = 'sweep-due';
+
 async function liveShared(dir: string): Promise<string[]> {
   const names = (await fsp.readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('shared-'));
   const live: string[] = [];
   for (const n of names) {
     const f = path.join(dir, n);
-    if (await holderAlive(f)) live.push(n);
-    else await fsp.rm(f, { force: true });
+    if (await holderAlive(f)) {
+      live.push(n);
+    } else {
+      await fsp.writeFile(path.join(dir, SWEEP_DUE), '');
+      await fsp.rm(f, { force: true });
+    }
   }
   return live;
 }
@@ -76,7 +86,10 @@ async function takeExclusive(dir: string): Promise<boolean> {
     if (before === undefined) continue;
     if (await holderAlive(file)) return false;
     const again = await fsp.readFile(file, 'utf8').catch(() => undefined);
-    if (again === before) await fsp.rm(file, { force: true });
+    if (again === before) {
+      await fsp.writeFile(path.join(dir, SWEEP_DUE), '');
+      await fsp.rm(file, { force: true });
+    }
   }
   return false;
 }
@@ -436,11 +449,20 @@ export async function sweepTmp(root: string, minAgeMs = 60 * 60_000): Promise<{ 
       }
     }
   }
+  // Swept under the exclusive lock, so no holder can have died unseen since it was taken.
+  await fsp.rm(path.join(lockDir(root), SWEEP_DUE), { force: true });
   return { unmounted, containers, removed };
 }
 
-/** Cleans up after crashed builds when nothing else is using the store; does nothing (and never waits) otherwise. */
+/**
+ * Cleans up after crashed builds when nothing else is using the store; does nothing (and never waits) otherwise.
+ * True when the store is clear of leftovers (swept now, or nothing to sweep), false when another process holds it.
+ */
 export async function recoverStore(root: string): Promise<boolean> {
+  // Every build starts here: the sweep reads the whole cache and every snapshot, so it runs only when something
+  // may need it. Whatever holds the store leaves a file in the lock dir (and a dead holder leaves SWEEP_DUE); a
+  // killed build's staging, mounts and containers sit in tmp/, and so do the temp files of lock-free writers.
+  if (!(await mayNeedSweep(root))) return true;
   const release = await tryExclusive(root);
   if (!release) return false;
   try {
@@ -449,6 +471,16 @@ export async function recoverStore(root: string): Promise<boolean> {
   } finally {
     await release();
   }
+}
+
+/** False only for a store nobody holds with nothing in tmp/ but an empty bundles/ dir: the state a build leaves. */
+async function mayNeedSweep(root: string): Promise<boolean> {
+  const none = () => [] as string[];
+  if ((await fsp.readdir(lockDir(root)).catch(none)).length > 0) return true;
+  const tmp = path.join(path.resolve(root), 'tmp');
+  const entries = await fsp.readdir(tmp).catch(none);
+  if (entries.some((n) => n !== 'bundles')) return true;
+  return entries.length > 0 && (await fsp.readdir(path.join(tmp, 'bundles')).catch(none)).length > 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
