@@ -18,7 +18,7 @@ import { fromState, advance } from './run.js';
 import { historyText } from './metadata.js';
 import { lookupCache, recordCache } from './lookup.js';
 import type { StageState } from './state.js';
-import { withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
+import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
 
 type CopyCmd = Extract<Command, { kind: 'copy' | 'add' }>;
 
@@ -70,10 +70,13 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
     const doCopy = async (destRoot: string, userRoot: string, upper?: string) => {
       const owner = chownSpec ? await resolveOwner(userRoot, chownSpec) : undefined;
       for (const s of sources) {
-        await withSourceRoot(ctx, s, async (root) => {
+        await withSourceRoot(ctx, s, async (root, layers) => {
           const items = await collectSources(root, s.patterns, where);
           if (s.extract) await extractArchive(ctx, items, destRoot, dest, where);
-          else await copyItems(items, { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where });
+          else {
+            const sourceLayers = layers ? { root: root.root, layers } : undefined;
+            await copyItems(items, { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where, sourceLayers });
+          }
         });
       }
     };
@@ -81,8 +84,8 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       ? await withDetachedDir(ctx.session, async (dir) => {
           // Named owners need the parent's /etc/passwd even though the layer does not sit on it.
           if (chownSpec && !/^\d+(:\d+)?$/.test(chownSpec)) {
-            await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent));
-          } else await doCopy(dir, dir);
+            await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent, dir));
+          } else await doCopy(dir, dir, dir);
         })
       : await withWritableRootfs(ctx.session, state.chain, (merged, upper) => doCopy(merged, merged, upper));
     await recordCache(ctx, key, outcome.snapshot, createdBy);
@@ -160,9 +163,10 @@ function plain(root: SourceRoot, patterns: string[], extract: boolean): Resolved
   };
 }
 
-async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot) => Promise<void>): Promise<void> {
+async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot, layers?: string[]) => Promise<void>): Promise<void> {
   if (!s.state) return fn(s.root);
-  await withReadonlyRootfs(ctx.session, s.state.chain, (root) => fn({ root, kind: 'rootfs' }));
+  const chain = s.state.chain;
+  await withReadonlyRootfs(ctx.session, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session, chain)));
 }
 
 async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {

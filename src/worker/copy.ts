@@ -8,7 +8,8 @@ export interface CopyOptions {
   /** The root the files land in: a mounted overlay, or an empty dir for COPY --link. */
   destRoot: string;
   /**
-   * The overlay's upper dir, when destRoot is a mounted overlay. A directory this copy creates had nothing under
+   * The dir the new snapshot is made in: the overlay's upper dir when destRoot is a mounted overlay (or destRoot
+   * itself for COPY --link). A directory this copy creates had nothing under
    * it in the lower layers, so its contents can be written to the upper dir directly: the same result without
    * overlayfs in the way of every call (three times faster for a venv).
    */
@@ -20,6 +21,12 @@ export interface CopyOptions {
   keepOwners: boolean;
   mode?: number;
   what: string;
+  /**
+   * For a source read through a read-only overlay of snapshots: the mount and its layer dirs, topmost first.
+   * A file copied into a new directory with its owner, mode and times kept is hard-linked from the layer it
+   * lives in rather than copied: snapshots never change once made, so the two can share the inode.
+   */
+  sourceLayers?: { root: string; layers: string[] };
 }
 
 type Owner = { uid: number; gid: number };
@@ -87,11 +94,35 @@ function copyIntoFreshDir(item: SourceItem, dir: string, o: CopyOptions, ownerOf
       fs.mkdirSync(host);
       fs.chmodSync(host, o.mode ?? e.st.mode & 0o7777);
       fs.lchownSync(host, owner.uid, owner.gid);
-    } else if (e.st.isSymbolicLink() || e.st.isFile()) writeEntry(e, host, owner, o.mode);
+    } else if (e.st.isSymbolicLink() || e.st.isFile()) {
+      if (!(o.mode === undefined && owner.uid === e.st.uid && owner.gid === e.st.gid && linkFromLayer(e, host, o.sourceLayers))) {
+        writeEntry(e, host, owner, o.mode);
+      }
+    }
   }
   for (const e of item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse()) {
     fs.lutimesSync(path.join(dir, e.rel), e.st.atime, e.st.mtime);
   }
+}
+
+/** Hard-links a file from the snapshot layer it lives in (the very inode the overlay showed); false if it cannot. */
+function linkFromLayer(e: SourceEntry, host: string, src: CopyOptions['sourceLayers']): boolean {
+  if (!src || !e.st.isFile()) return false;
+  const rel = path.relative(src.root, e.host);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
+  for (const layer of src.layers) {
+    const real = path.join(layer, rel);
+    const st = fs.lstatSync(real, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (!st.isFile() || st.ino !== e.st.ino || st.size !== e.st.size || st.mtimeMs !== e.st.mtimeMs) return false;
+    try {
+      fs.linkSync(real, host);
+      return true;
+    } catch {
+      return false; // another file system, or too many links: copy instead
+    }
+  }
+  return false;
 }
 
 /** One file or symlink, at a path where nothing stands. */

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureDebianBase } from '../../helpers/base.js';
 import { stratum } from '../../helpers/cli.js';
+import { run } from '../../../src/util/exec.js';
 
 // COPY into a directory that does not exist yet writes the new snapshot's upper dir directly; into an existing
 // directory it goes through overlayfs. Both must give the same files, owners, modes, times and links.
@@ -21,6 +22,7 @@ COPY --from=src /tree /existing
 COPY --from=src /tree /deep/new/dir
 COPY --from=src --chown=42:43 --chmod=640 /tree /chowned
 COPY ctx-dir/ /from-context/
+COPY --link --from=src /tree /linked
 `;
 
 interface Meta {
@@ -46,10 +48,11 @@ async function describeTree(root: string): Promise<Record<string, Meta>> {
 describe('COPY into new and existing directories', { timeout: 10 * 60_000 }, () => {
   let tmp: string;
   let rootfs: string;
+  let root: string;
 
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'stratum-copy-'));
-    const root = path.join(tmp, 'store');
+    root = path.join(tmp, 'store');
     const ctx = path.join(tmp, 'ctx');
     await ensureDebianBase(root);
     await mkdir(path.join(ctx, 'ctx-dir/sub'), { recursive: true });
@@ -68,6 +71,7 @@ describe('COPY into new and existing directories', { timeout: 10 * 60_000 }, () 
     const fresh = await describeTree(path.join(rootfs, 'fresh'));
     assert.deepEqual(fresh, await describeTree(path.join(rootfs, 'existing')));
     assert.deepEqual(fresh, await describeTree(path.join(rootfs, 'deep/new/dir')));
+    assert.deepEqual(fresh, await describeTree(path.join(rootfs, 'linked')));
     assert.deepEqual(fresh['a'], { type: 'dir', mode: 0o750, uid: 0, gid: 0, mtime: 981173106, link: undefined });
     assert.deepEqual(fresh['a/b/f'], { type: 'file', mode: 0o644, uid: 1234, gid: 2345, mtime: 981173106, link: undefined });
     assert.equal(fresh['suid']?.mode, 0o4755);
@@ -75,6 +79,18 @@ describe('COPY into new and existing directories', { timeout: 10 * 60_000 }, () 
     assert.deepEqual(fresh['abs'], { type: 'symlink', mode: 0o777, uid: 7, gid: 8, mtime: 981173106, link: '/etc/passwd' });
     assert.deepEqual(fresh['empty'], { type: 'dir', mode: 0o700, uid: 0, gid: 0, mtime: 981173106, link: undefined });
     assert.deepEqual(Object.keys(fresh), ['a', 'a/b', 'a/b/f', 'a/rel', 'abs', 'empty', 'suid']);
+  });
+
+  it('shares the inodes of files it keeps as they are with the source snapshot, and copies the others', async () => {
+    // Every snapshot holding tree/a/b/f, and the number of links its file has.
+    const found = (await run('sh', ['-c', `find "$1"/snapshots -path '*/fs/*/a/b/f' -printf '%P %n\\n'`, 'sh', root])).stdout.trim().split('\n');
+    const links = (dest: string) => found.filter((l) => l.split(' ')[0]!.endsWith(`/fs/${dest}/a/b/f`)).map((l) => Number(l.split(' ')[1]));
+    const source = links('tree');
+    assert.equal(source.length, 1, found.join('\n'));
+    // fresh, deep/new/dir and linked share it; existing (through overlayfs) and chowned are copies.
+    assert.equal(source[0], 4, found.join('\n'));
+    assert.deepEqual([...links('fresh'), ...links('deep/new/dir'), ...links('linked')], [4, 4, 4]);
+    assert.deepEqual([...links('existing'), ...links('chowned')], [1, 1]);
   });
 
   it('applies --chown and --chmod to everything it copies into a new directory', async () => {
