@@ -40,11 +40,12 @@ export const LAYER_FORMAT = 2;
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const WHITEOUT_PREFIX = '.wh.';
 const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
-const READ_CHUNK = 1 << 20;
 /** A segment (one gzip member) ends at the first cut point after this many bytes... */
 export const SEGMENT_MIN = 1 << 20;
 /** ...or, inside a big file, at this many. */
 export const SEGMENT_MAX = 4 << 20;
+/** A segment's buffer: the largest segment plus room for the headers after it. */
+const SEGMENT_BUFFER = SEGMENT_MAX + (64 << 10);
 /** One entry in four is a cut point. */
 const CUT_MASK = 3;
 
@@ -144,19 +145,27 @@ function pathHash(s: string): number {
  */
 export function* tarSegments(root: string, xattrs: Map<string, Map<string, Buffer>>, epoch: number | undefined): Generator<Buffer> {
   const links = new Map<string, string>();
-  let pend: Buffer[] = [];
+  // The segment is assembled in one buffer that file data is read straight into: no copies, no concatenation.
+  let seg = Buffer.allocUnsafe(SEGMENT_BUFFER);
   let pendLen = 0;
   const clamp = (st: Stats) => {
     const t = Math.floor(st.mtimeMs / 1000);
     return epoch !== undefined && t > epoch ? epoch : t;
   };
+  const room = (n: number) => {
+    if (pendLen + n <= seg.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(seg.length * 2, pendLen + n));
+    seg.copy(bigger, 0, 0, pendLen);
+    seg = bigger;
+  };
   const push = (b: Buffer) => {
-    pend.push(b);
+    room(b.length);
+    b.copy(seg, pendLen);
     pendLen += b.length;
   };
   const take = () => {
-    const out = pend.length === 1 ? pend[0]! : Buffer.concat(pend, pendLen);
-    pend = [];
+    const out = seg.subarray(0, pendLen);
+    seg = Buffer.allocUnsafe(SEGMENT_BUFFER);
     pendLen = 0;
     return out;
   };
@@ -186,15 +195,19 @@ export function* tarSegments(root: string, xattrs: Map<string, Map<string, Buffe
       let done = 0;
       while (done < st.size) {
         if (pendLen >= SEGMENT_MAX) yield take();
-        const want = Math.min(READ_CHUNK, st.size - done, Math.max(SEGMENT_MAX - pendLen, 512));
-        const buf = Buffer.allocUnsafe(want);
-        const n = fs.readSync(fd, buf, 0, want, done);
+        const want = Math.min(st.size - done, Math.max(SEGMENT_MAX - pendLen, 512));
+        room(want);
+        const n = fs.readSync(fd, seg, pendLen, want, done);
         if (n === 0) throw new StratumError(`writeLayer: ${abs} shrank while being read`);
-        push(n === want ? buf : buf.subarray(0, n));
+        pendLen += n;
         done += n;
       }
       const pad = padding(st.size);
-      if (pad) push(Buffer.alloc(pad));
+      if (pad) {
+        room(pad);
+        seg.fill(0, pendLen, pendLen + pad);
+        pendLen += pad;
+      }
     } finally {
       fs.closeSync(fd);
     }
