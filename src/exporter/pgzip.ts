@@ -13,6 +13,8 @@ export interface MemberPlace {
   key: string;
   offset: number;
   length: number;
+  /** Taken from another blob, whose index entry stays as it is. */
+  reused: boolean;
 }
 
 /**
@@ -31,12 +33,12 @@ export function gzipMembers(segments: Iterable<Buffer>, opts: { level: number; i
     written: [] as MemberPlace[],
     reusedBytes: 0,
     async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-      const queue: { key: string; member: Promise<Buffer> }[] = [];
+      const queue: { key: string; member: Promise<Buffer>; reused: boolean }[] = [];
       let offset = 0;
       const emit = async () => {
-        const { key, member } = queue.shift()!;
+        const { key, member, reused } = queue.shift()!;
         const bytes = await member;
-        out.written.push({ key, offset, length: bytes.length });
+        out.written.push({ key, offset, length: bytes.length, reused });
         offset += bytes.length;
         return bytes;
       };
@@ -44,7 +46,7 @@ export function gzipMembers(segments: Iterable<Buffer>, opts: { level: number; i
         const key = memberKey(seg, opts.level);
         const known = opts.index?.lookup(key, seg);
         if (known) out.reusedBytes += seg.length;
-        queue.push({ key, member: known ? Promise.resolve(known) : gzipAsync(seg, { level: opts.level }) });
+        queue.push({ key, member: known ? Promise.resolve(known) : gzipAsync(seg, { level: opts.level }), reused: known !== undefined });
         // At most `width` members in flight: enough to fill the cores, bounded in memory.
         while (queue.length >= width) yield await emit();
       }
@@ -110,6 +112,7 @@ export class MemberIndex {
   async record(digest: string, members: MemberPlace[]): Promise<void> {
     const made = new Set<string>();
     for (const m of members) {
+      if (m.reused) continue;
       const file = this.entry(m.key);
       const sub = path.dirname(file);
       if (!made.has(sub)) {
