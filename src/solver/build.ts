@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import dockerignore from '@balena/dockerignore';
 import {
@@ -115,7 +115,7 @@ export async function loadDockerfile(opts: BuildOptions): Promise<Dockerfile> {
   const file = opts.dockerfile ? path.resolve(opts.dockerfile) : path.join(path.resolve(opts.context), 'Dockerfile');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     throw new InputError(`cannot read Dockerfile ${file}: no such file`);
   }
@@ -141,8 +141,12 @@ async function loadDockerignore(contextDir: string, dockerfile?: string): Promis
   const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(contextDir, '.dockerignore')];
   for (const f of candidates) {
     if (!f) continue;
-    const text = await readFile(f, 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
     const patterns = text
       .split('\n')
       .map((l) => l.trim())
@@ -156,7 +160,12 @@ async function loadDockerignore(contextDir: string, dockerfile?: string): Promis
 
 export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
   const contextDir = path.resolve(opts.context);
-  const st = await stat(contextDir).catch(() => undefined);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(contextDir);
+  } catch {
+    st = undefined;
+  }
   if (!st?.isDirectory()) throw new InputError(`build context ${opts.context} is not a directory`);
   const df = await loadDockerfile(opts);
   const platform = opts.platform ?? HOST_PLATFORM;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, utimes } from 'node:fs/promises';
+import { readFileSync, utimesSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 // Not the store index: store/gc.ts reads cache records, and this keeps the import graph acyclic.
 import { atomicWrite } from '../store/fsutil.js';
@@ -25,9 +26,11 @@ export class CacheIndex {
     return path.join(this.dir, hex.slice(0, 2), `${hex}.json`);
   }
 
+  // get and touch run for every step of every build and read or stamp one small file: synchronous calls take
+  // microseconds, where a promise-based read makes four round trips through libuv's thread pool.
   async get(key: string): Promise<CacheRecord | undefined> {
     try {
-      return JSON.parse(await readFile(this.file(key), 'utf8')) as CacheRecord;
+      return JSON.parse(readFileSync(this.file(key), 'utf8')) as CacheRecord;
     } catch {
       return undefined;
     }
@@ -42,7 +45,11 @@ export class CacheIndex {
   /** Marks a record as just used: prune's --keep-storage and until= filter go by last use. */
   async touch(key: string): Promise<void> {
     const now = new Date();
-    await utimes(this.file(key), now, now).catch(() => undefined);
+    try {
+      utimesSync(this.file(key), now, now);
+    } catch {
+      // gone meanwhile (a prune): nothing to mark
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { InputError, StratumError } from '../util/errors.js';
 import { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
@@ -39,21 +39,19 @@ export class ContentStore {
     this.blobsDir = path.join(this.root, 'blobs', 'sha256');
   }
 
+  // Every process that opens the store runs this, and has() and readJSON() run many times per build on the
+  // files they touch: synchronous calls, since a promise-based one makes round trips through libuv's thread pool.
   async init(): Promise<void> {
-    await fsp.mkdir(this.blobsDir, { recursive: true });
-    await fsp.mkdir(this.tmpDir, { recursive: true });
+    mkdirSync(this.blobsDir, { recursive: true });
+    mkdirSync(this.tmpDir, { recursive: true });
     await this.#writeIfMissing('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await this.#writeIfMissing('index.json', JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
   }
 
   async #writeIfMissing(name: string, content: string): Promise<void> {
     const file = path.join(this.root, name);
-    try {
-      await fsp.access(file);
-    } catch {
-      // A concurrent init may win the race; both write identical content, so a plain atomic write is fine.
-      await atomicWrite(file, content, this.tmpDir);
-    }
+    // A concurrent init may win the race; both write identical content, so a plain atomic write is fine.
+    if (!existsSync(file)) await atomicWrite(file, content, this.tmpDir);
   }
 
   blobPath(digest: string): string {
@@ -67,10 +65,9 @@ export class ContentStore {
 
   async has(digest: string): Promise<boolean> {
     try {
-      await fsp.access(this.blobPath(digest));
-      return true;
+      return existsSync(this.blobPath(digest));
     } catch {
-      return false;
+      return false; // not a well-formed digest
     }
   }
 
@@ -181,8 +178,15 @@ export class ContentStore {
     }
   }
 
+  /** Manifests, configs and indexes: small, so read synchronously. */
   async readJSON<T>(digest: string): Promise<T> {
-    const buf = await this.readBytes(digest);
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.blobPath(digest));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StratumError(`blob ${digest} not found in ${this.root}`);
+      throw e;
+    }
     try {
       return JSON.parse(buf.toString('utf8')) as T;
     } catch (e) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { run } from '../util/exec.js';
@@ -101,6 +101,17 @@ export interface LockOptions {
   onWait?: (what: string) => void;
 }
 
+let sharedCount = 0;
+
+/** unlink, where ENOENT is fine (fs.rmSync would load its recursive remover to do the same). */
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 /**
  * Takes the store-wide lock of the store at `root` and returns its release function. Any number of shared holders
  * (builds) may hold it at once; an exclusive holder (prune) waits until they are done, and no shared holder starts
@@ -108,7 +119,8 @@ export interface LockOptions {
  */
 export async function storeLock(root: string, mode: LockMode, opts: LockOptions = {}): Promise<Release> {
   const dir = lockDir(root);
-  await fsp.mkdir(dir, { recursive: true });
+  // The shared path runs at the start and end of every build: tiny synchronous calls, no thread-pool round trips.
+  mkdirSync(dir, { recursive: true });
   const timeout = opts.timeoutMs ?? 10 * 60_000;
   const deadline = Date.now() + timeout;
   let waited = false;
@@ -121,17 +133,17 @@ export async function storeLock(root: string, mode: LockMode, opts: LockOptions 
     delay = Math.min(delay * 2, 200);
   };
   if (mode === 'shared') {
-    const mine = path.join(dir, `shared-${process.pid}-${randomBytes(6).toString('hex')}`);
+    // Unique without random bytes, which would cost every build the CSPRNG's start-up: pid, time and a count (bake
+    // holds several in one process); the time keeps a reused pid from taking over a dead holder's file.
+    const mine = path.join(dir, `shared-${process.pid}-${Date.now().toString(36)}-${++sharedCount}`);
     for (;;) {
       // Announce first, then look for a writer: a writer does the opposite, so one of us always sees the other.
-      await fsp.writeFile(mine, ME);
+      writeFileSync(mine, ME);
       const writer = path.join(dir, 'exclusive');
-      if (!(await fsp.access(writer).then(() => true, () => false)) || !(await holderAlive(writer))) {
-        return async () => {
-          await fsp.rm(mine, { force: true });
-        };
+      if (!existsSync(writer) || !(await holderAlive(writer))) {
+        return async () => unlinkQuietly(mine);
       }
-      await fsp.rm(mine, { force: true });
+      unlinkQuietly(mine);
       await wait('a prune is running');
     }
   }
@@ -462,7 +474,7 @@ export async function recoverStore(root: string): Promise<boolean> {
   // Every build starts here: the sweep reads the whole cache and every snapshot, so it runs only when something
   // may need it. Whatever holds the store leaves a file in the lock dir (and a dead holder leaves SWEEP_DUE); a
   // killed build's staging, mounts and containers sit in tmp/, and so do the temp files of lock-free writers.
-  if (!(await mayNeedSweep(root))) return true;
+  if (!mayNeedSweep(root)) return true;
   const release = await tryExclusive(root);
   if (!release) return false;
   try {
@@ -474,13 +486,19 @@ export async function recoverStore(root: string): Promise<boolean> {
 }
 
 /** False only for a store nobody holds with nothing in tmp/ but an empty bundles/ dir: the state a build leaves. */
-async function mayNeedSweep(root: string): Promise<boolean> {
-  const none = () => [] as string[];
-  if ((await fsp.readdir(lockDir(root)).catch(none)).length > 0) return true;
+function mayNeedSweep(root: string): boolean {
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  if (list(lockDir(root)).length > 0) return true;
   const tmp = path.join(path.resolve(root), 'tmp');
-  const entries = await fsp.readdir(tmp).catch(none);
+  const entries = list(tmp);
   if (entries.some((n) => n !== 'bundles')) return true;
-  return entries.length > 0 && (await fsp.readdir(path.join(tmp, 'bundles')).catch(none)).length > 0;
+  return entries.length > 0 && list(path.join(tmp, 'bundles')).length > 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

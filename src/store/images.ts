@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ContentStore } from './content.js';
 import { atomicWrite } from './fsutil.js';
@@ -21,9 +21,11 @@ export class ImageStore {
     this.#lockPath = path.join(content.root, 'index.json.lock');
   }
 
+  // Synchronous: every build reads this small file (to tag, to resolve FROM), and a promise-based read costs four
+  // round trips through libuv's thread pool.
   async #read(): Promise<Index> {
     try {
-      const idx = JSON.parse(await fsp.readFile(this.#indexPath, 'utf8')) as Index;
+      const idx = JSON.parse(readFileSync(this.#indexPath, 'utf8')) as Index;
       if (!Array.isArray(idx.manifests)) idx.manifests = [];
       return idx;
     } catch (e) {
