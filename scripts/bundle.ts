@@ -12,7 +12,8 @@
  * just those, so a stale bundle never runs in a checkout, without walking src/. It also names the bundle by its
  * content hash, which keys the code caches.
  */
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +21,31 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'dist', 'cli');
+
+/**
+ * Builtins a no-op build never calls, required on first use instead of when the bundle starts: child_process
+ * alone (which commander requires too) pulls in net, dgram and the socket machinery. The stand-in module has one
+ * getter per export of the real one, so `import { spawn } from 'node:child_process'` still works as written.
+ */
+const LAZY_BUILTINS = ['child_process'];
+
+const lazyBuiltins: Plugin = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (a) => {
+      const name = a.path.replace(/^node:/, '');
+      // The stand-in's own require goes to the real module.
+      return a.namespace === 'lazy-builtin' ? { path: `node:${name}`, external: true } : { path: name, namespace: 'lazy-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (a) => {
+      const id = JSON.stringify(`node:${a.path}`);
+      const names = Object.keys(createRequire(import.meta.url)(`node:${a.path}`) as object);
+      const getters = names.map((n) => `${JSON.stringify(n)}: { enumerable: true, get: () => load()[${JSON.stringify(n)}] }`);
+      return { loader: 'js', contents: `let real;\nconst load = () => (real ??= require(${id}));\nmodule.exports = Object.defineProperties({}, {\n${getters.join(',\n')}\n});\n` };
+    });
+  },
+};
 
 /** Recorded per input: [mtimeMs, size]. */
 type Inputs = Record<string, [number, number]>;
@@ -46,17 +72,29 @@ async function bundleOnce(outdir: string): Promise<{ inputs: Inputs; changed: st
     // Plain ASCII (non-ASCII escaped), so the launcher can read it as latin1 without decoding UTF-8.
     charset: 'ascii',
     sourcemap: 'external',
+    plugins: [lazyBuiltins],
     metafile: true,
     logLevel: 'warning',
   });
   return statInputs(result.metafile, started);
 }
 
+/**
+ * Our sources file by file; a dependency by its package.json, which npm rewrites whenever it installs the package
+ * (a few stats instead of one per file of commander, minimatch, yaml...).
+ */
+function recordedPath(input: string): string {
+  const rel = path.relative(ROOT, path.resolve(ROOT, input));
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(rel);
+  return m ? `${m[1]}/package.json` : rel;
+}
+
 async function statInputs(meta: Metafile, started: number): Promise<{ inputs: Inputs; changed: string[] }> {
   const inputs: Inputs = {};
   const changed: string[] = [];
-  for (const input of Object.keys(meta.inputs).sort()) {
-    const rel = path.relative(ROOT, path.resolve(ROOT, input));
+  // Stand-ins from a plugin's namespace (lazy-builtin:zlib) are no files.
+  const files = Object.keys(meta.inputs).filter((i) => !/^[a-z-]+:/.test(i));
+  for (const rel of [...new Set(files.map(recordedPath))].sort()) {
     const st = await stat(path.join(ROOT, rel));
     inputs[rel] = [st.mtimeMs, st.size];
     if (st.mtimeMs > started - CLOCK_SLACK_MS) changed.push(rel);
@@ -96,7 +134,7 @@ async function main(): Promise<void> {
   });
   await rename(tmp, OUT);
   await rm(old, { recursive: true, force: true });
-  process.stderr.write(`bundle: ${path.relative(ROOT, OUT)}/stratum.cjs from ${Object.keys(inputs).length} files\n`);
+  process.stderr.write(`bundle: ${path.relative(ROOT, OUT)}/stratum.cjs (${Object.keys(inputs).length} inputs recorded for the freshness check)\n`);
 }
 
 main().catch((e: unknown) => {
