@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, utimesSync } from 'node:fs';
+import { mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 // Not the store index: store/gc.ts reads cache records, and this keeps the import graph acyclic.
@@ -18,7 +18,7 @@ export class CacheIndex {
   constructor(readonly dir: string) {}
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true });
   }
 
   private file(key: string): string {

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { ContentStore, ImageStore } from '../store/index.js';
 import { SnapshotStore } from '../worker/snapshots.js';
@@ -46,7 +46,8 @@ export class Session {
         await session.content.init();
         await session.snapshots.init();
         await session.cache.init();
-        await mkdir(session.tmp, { recursive: true });
+        // Synchronous, as in the stores' init: these dirs nearly always exist, so it is one quick syscall each.
+        mkdirSync(session.tmp, { recursive: true });
         return session;
       })();
       Session.open.set(abs, s);
