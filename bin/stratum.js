@@ -26,6 +26,9 @@ function bundleState() {
   } catch {
     return { problem: 'no bundle (run npm run build)' };
   }
+  if (typeof stamp?.hash !== 'string' || typeof stamp.inputs !== 'object' || !fs.existsSync(`${dist}/stratum.cjs`)) {
+    return { problem: 'dist/cli is incomplete (run npm run build)' };
+  }
   // Installed without its sources, the bundle is all there is.
   if (fs.existsSync(`${root}/src`)) {
     for (const rel of Object.keys(stamp.inputs)) {
