@@ -8,9 +8,9 @@
  * a dynamically imported module's top level in a function run on first import), so a build runs no bake,
  * registry or catalog code.
  *
- * dist/cli/inputs.json lists every file that went into the bundle with its mtime and size; the launcher stats
- * just those, so a stale bundle never runs in a checkout, without walking src/. It also names the bundle by its
- * content hash, which keys the code caches.
+ * dist/cli/inputs.json lists what went into the bundle with mtimes and sizes (our sources, and each dependency's
+ * package.json); the launcher stats just those, so a stale bundle never runs in a checkout, without walking src/.
+ * It also names the bundle by its content hash, which keys the code caches.
  */
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { createRequire } from 'node:module';
@@ -20,7 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = path.join(ROOT, 'dist', 'cli');
+// `node --import tsx scripts/bundle.ts [OUT_DIR]`: elsewhere than dist/cli only for tests.
+const OUT = process.argv[2] ? path.resolve(process.argv[2]) : path.join(ROOT, 'dist', 'cli');
 
 /**
  * Builtins a no-op build never calls, required on first use instead of when the bundle starts: child_process
@@ -92,7 +93,7 @@ function recordedPath(input: string): string {
 async function statInputs(meta: Metafile, started: number): Promise<{ inputs: Inputs; changed: string[] }> {
   const inputs: Inputs = {};
   const changed: string[] = [];
-  // Stand-ins from a plugin's namespace (lazy-builtin:zlib) are no files.
+  // Stand-ins from a plugin's namespace (lazy-builtin:child_process) are no files.
   const files = Object.keys(meta.inputs).filter((i) => !/^[a-z-]+:/.test(i));
   for (const rel of [...new Set(files.map(recordedPath))].sort()) {
     const st = await stat(path.join(ROOT, rel));
