@@ -49,12 +49,22 @@ function commandName(argv) {
   return 'other';
 }
 
+/** 32-bit FNV-1a, hex: enough to tell runtimes apart in a file name, without loading node:crypto. */
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 function runBundle(hash) {
   const vm = require('node:vm');
   const Module = require('node:module');
   const file = `${dist}/stratum.cjs`;
-  // Named by the bundle's hash: a process still running an older bundle never hands its cache to a newer one.
-  const cacheFile = `${dist}/stratum-${hash}-${commandName(process.argv.slice(2))}.v8cache`;
+  // Named by the bundle's hash, so a process still running an older bundle never hands its cache to a newer
+  // one; and by what V8 checks a cache against besides the source (its version and flags), so runs under another
+  // Node or with --cpu-prof keep caches of their own instead of rejecting and rewriting one another's.
+  const runtime = `${process.version}${process.execArgv.join(' ')}${process.env.NODE_OPTIONS ?? ''}`;
+  const cacheFile = `${dist}/stratum-${hash}-${commandName(process.argv.slice(2))}-${fnv1a(runtime)}.v8cache`;
   let cachedData;
   try {
     cachedData = fs.readFileSync(cacheFile);

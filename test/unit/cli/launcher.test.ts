@@ -57,7 +57,7 @@ describe('bin/stratum.js', () => {
     const r = await stratum(['--version'], { STRATUM_CLI: 'dist' });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '0.1.0');
-    assert.ok((await readdir(bundleDir)).some((f) => /^stratum-[0-9a-f]{16}-other\.v8cache$/.test(f)));
+    assert.ok((await readdir(bundleDir)).some((f) => /^stratum-[0-9a-f]{16}-other-[0-9a-f]{8}\.v8cache$/.test(f)));
   });
 
   it('gives the same answers from the bundle, cached or not, as from the sources', async () => {
@@ -79,7 +79,7 @@ describe('bin/stratum.js', () => {
   });
 
   it('a damaged code cache is ignored and made again', async () => {
-    const cache = (await readdir(bundleDir)).find((f) => f.endsWith('-other.v8cache'))!;
+    const cache = (await readdir(bundleDir)).find((f) => /-other-[0-9a-f]{8}\.v8cache$/.test(f))!;
     await writeFile(path.join(bundleDir, cache), 'not a code cache');
     const r = await stratum(['--version'], { STRATUM_CLI: 'dist' });
     assert.equal(r.code, 0, r.stderr);
