@@ -25,10 +25,10 @@ const OUT = process.argv[2] ? path.resolve(process.argv[2]) : path.join(ROOT, 'd
 
 /**
  * Builtins a no-op build never calls, required on first use instead of when the bundle starts: child_process
- * alone (which commander requires too) pulls in net, dgram and the socket machinery. The stand-in module has one
+ * alone (which commander requires too) pulls in net, dgram and the socket machinery; zlib is only for layers. The stand-in module has one
  * getter per export of the real one, so `import { spawn } from 'node:child_process'` still works as written.
  */
-const LAZY_BUILTINS = ['child_process'];
+const LAZY_BUILTINS = ['child_process', 'zlib'];
 
 const lazyBuiltins: Plugin = {
   name: 'lazy-builtins',

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import type { ContentStore } from '../store/content.js';
 
-const gzipAsync = promisify(zlib.gzip);
+let gzipAsync: ((data: Buffer, o: zlib.ZlibOptions) => Promise<Buffer>) | undefined;
 
 /** Where one gzip member sits in a stored blob. */
 export interface MemberPlace {
@@ -29,6 +29,8 @@ export function gzipMembers(segments: Iterable<Buffer>, opts: { level: number; i
   reusedBytes: number;
 } {
   const width = Math.max(2, os.availableParallelism() + 1);
+  // Made on first use, so that starting the CLI does not load zlib (see LAZY_BUILTINS in scripts/bundle.ts).
+  const gzip = (gzipAsync ??= promisify(zlib.gzip));
   const out = {
     written: [] as MemberPlace[],
     reusedBytes: 0,
@@ -46,7 +48,7 @@ export function gzipMembers(segments: Iterable<Buffer>, opts: { level: number; i
         const key = memberKey(seg, opts.level);
         const known = opts.index?.lookup(key, seg);
         if (known) out.reusedBytes += seg.length;
-        queue.push({ key, member: known ? Promise.resolve(known) : gzipAsync(seg, { level: opts.level }), reused: known !== undefined });
+        queue.push({ key, member: known ? Promise.resolve(known) : gzip(seg, { level: opts.level }), reused: known !== undefined });
         // At most `width` members in flight: enough to fill the cores, bounded in memory.
         while (queue.length >= width) yield await emit();
       }

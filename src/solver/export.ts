@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import {
   exportDockerArchive,
   exportOciLayout,
@@ -131,9 +132,12 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
   );
   const file = path.join(ctx.session.cache.dir, 'images', `${key.slice(7)}.json`);
   if (!ctx.opts.noCache && ctx.opts.sourceDateEpoch === undefined) {
-    const known = await readFile(file, 'utf8')
-      .then((t) => JSON.parse(t) as { manifest: Descriptor; config: Descriptor })
-      .catch(() => undefined);
+    let known: { manifest: Descriptor; config: Descriptor } | undefined;
+    try {
+      known = JSON.parse(readFileSync(file, 'utf8')) as { manifest: Descriptor; config: Descriptor };
+    } catch {
+      known = undefined;
+    }
     if (known && (await ctx.session.content.has(known.manifest.digest)) && (await ctx.session.content.has(known.config.digest))) return known;
   }
   const written = await writeImage(ctx.session.content, { layers, config });
