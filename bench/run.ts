@@ -7,7 +7,8 @@
  * Both builders start every cold run from an empty build cache with the base image already in their storage
  * (buildah: copied in by skopeo, which unpacks it; stratum: imported and unpacked by an untimed one-step build).
  * The CLIs are timed as a user runs them; stratum's is built first with `npm run build` and run as
- * `node bin/stratum.js` (STRATUM_CLI=dist makes sure that is the bundle, never the TypeScript sources).
+ * `bin/stratum`, the command npm installs (STRATUM_CLI=dist makes sure it runs the bundle, never the TypeScript
+ * sources).
  */
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = process.env.BENCH_DIR ?? '/var/tmp/stratum-bench';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BASE = 'localhost/debian:bookworm';
-const CLI = path.join(REPO, 'bin/stratum.js');
+const CLI = path.join(REPO, 'bin/stratum');
 
 // A seed-shaped chain without heredocs (buildah 1.28 cannot parse them).
 const DOCKERFILE = `# Bench-Rebuild-Time: 2020-01-01T00:00:00Z
@@ -109,7 +110,7 @@ async function changeSource(ctx: string, i: number): Promise<void> {
 // --- stratum -----------------------------------------------------------------------------------------------
 
 async function stratumBuild(root: string, ctx: string): Promise<{ ms: number; cached: string }> {
-  const r = await must('node', [CLI, '--root', root, 'build', '--progress', 'quiet', '-t', 'localhost/bench/service:latest', ctx], { STRATUM_CLI: 'dist' });
+  const r = await must(CLI, ['--root', root, 'build', '--progress', 'quiet', '-t', 'localhost/bench/service:latest', ctx], { STRATUM_CLI: 'dist' });
   return { ms: r.ms, cached: /steps \d+ \(\d+ cached\)/.exec(r.out)?.[0] ?? '?' };
 }
 

@@ -9,7 +9,7 @@
 #   4. the report: sizes, layers, packages; each service's console script run as its user
 #
 # Environment: STRATUM_DEMO_DIR (work dir, default /var/tmp/stratum-offline-demo),
-# GIT_PORT (default 9418), STRATUM (the stratum command, default: this checkout's bin/stratum.js).
+# GIT_PORT (default 9418), STRATUM (the stratum command, default: this checkout's bin/stratum).
 # Needs root (the engine runs build steps in runc) and the Debian archive; nothing else.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 work="${STRATUM_DEMO_DIR:-/var/tmp/stratum-offline-demo}"
 port="${GIT_PORT:-9418}"
-read -r -a stratum <<< "${STRATUM:-node $root/bin/stratum.js}"
+read -r -a stratum <<< "${STRATUM:-$root/bin/stratum}"
 targets=(python-base venv-builder python-runtime fastsum hello-svc fastsum-single hello-svc-single)
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import tls from 'node:tls';
+import { trustedCAs } from '../util/tls.js';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
@@ -51,7 +51,7 @@ export class Transport {
   private readonly userAgent: string;
 
   constructor(opts: TransportOptions = {}) {
-    const ca = opts.ca?.length ? [...tlsRootCertificates(), ...opts.ca] : undefined;
+    const ca = trustedCAs(opts.ca);
     this.httpsAgent = new https.Agent({
       keepAlive: true,
       maxSockets: 16,
@@ -110,11 +110,6 @@ export class Transport {
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
   }
-}
-
-/** Passing `ca` replaces Node's bundled roots; keep them so a custom CA only adds trust. */
-function tlsRootCertificates(): readonly string[] {
-  return tls.rootCertificates;
 }
 
 /** Reads a whole response body. */

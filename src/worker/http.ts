@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, utimes, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InputError, StratumError } from '../util/errors.js';
+import { Transport, type HttpResponse } from '../registry/http.js';
 
 export interface Download {
   file: string;
@@ -31,24 +31,28 @@ export async function download(cacheDir: string, url: string, checksum?: string)
       return { file: cached, digest: checksum, name, mtime: new Date(m.mtime) };
     }
   }
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow' });
-  } catch (e) {
-    throw new StratumError(`cannot download ${url}: ${(e as Error).message}`);
-  }
-  if (!res.ok || !res.body) throw new StratumError(`cannot download ${url}: HTTP ${res.status}`);
+  // The registry's transport: the same TLS trust (NODE_EXTRA_CA_CERTS included), redirects and timeouts.
+  const transport = new Transport({ idleTimeoutMs: 60_000 });
   const tmp = path.join(cacheDir, `dl-${randomBytes(6).toString('hex')}.tmp`);
-  const h = createHash('sha256');
   try {
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-    body.on('data', (c: Buffer) => h.update(c));
-    await pipeline(body, createWriteStream(tmp));
+    let res: HttpResponse;
+    try {
+      res = await transport.request({ method: 'GET', url: new URL(url) });
+    } catch (e) {
+      throw new StratumError(`cannot download ${url}: ${(e as Error).message}`);
+    }
+    if (res.status < 200 || res.status > 299) {
+      res.body.resume();
+      throw new StratumError(`cannot download ${url}: HTTP ${res.status}`);
+    }
+    const h = createHash('sha256');
+    res.body.on('data', (c: Buffer) => h.update(c));
+    await pipeline(res.body, createWriteStream(tmp));
     const digest = `sha256:${h.digest('hex')}`;
     if (checksum && digest !== checksum) {
       throw new StratumError(`checksum mismatch for ${url}: expected ${checksum}, got ${digest}`);
     }
-    const lm = res.headers.get('last-modified');
+    const lm = res.headers['last-modified'];
     const mtime = lm ? new Date(lm) : new Date(0);
     const final = path.join(cacheDir, digest.slice(7));
     await utimes(tmp, mtime, mtime);
@@ -56,6 +60,7 @@ export async function download(cacheDir: string, url: string, checksum?: string)
     await writeFile(`${final}.json`, JSON.stringify({ url, mtime: mtime.toISOString() }));
     return { file: final, digest, name, mtime };
   } finally {
+    transport.close();
     await rm(tmp, { force: true });
   }
 }
