@@ -3,7 +3,7 @@ import { constants as C, createReadStream, promises as fsp, type Stats } from 'n
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { InputError, StratumError } from '../util/errors.js';
-import { run } from '../util/exec.js';
+import { keepOutput, run } from '../util/exec.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer.js';
 import { TarReader, type TarEntry } from './tar.js';
 import { restoreXattrs } from './xattr.js';
@@ -46,8 +46,9 @@ export async function openLayerStream(file: string): Promise<{ stream: AsyncIter
         code === 0 || sig === 'SIGKILL' ? resolve() : reject(new StratumError(`zstd -d ${file} failed: ${Buffer.concat(err).toString().trim()}`)),
       );
     });
+    const out = keepOutput(child.stdout);
     async function* gen() {
-      for await (const c of child.stdout) yield c as Buffer;
+      for await (const c of out) yield c as Buffer;
       await exit;
     }
     return { stream: gen(), close: () => child.kill('SIGKILL') };

@@ -8,6 +8,7 @@ import { gzipMembers, MemberIndex } from './pgzip.js';
 import type { ContentStore } from '../store/content.js';
 import { MediaTypes } from '../store/types.js';
 import { StratumError } from '../util/errors.js';
+import { keepOutput } from '../util/exec.js';
 import { encodeHeader, padding, ZERO_BLOCKS, type TarHeader } from './tar.js';
 import { scanXattrs } from './xattr.js';
 
@@ -110,7 +111,7 @@ async function zstdCompress(input: Readable, store: ContentStore, level: number)
     child.on('close', (code) => resolve(code ?? 1));
   });
   try {
-    const [, s, code] = await Promise.all([pipeline(input, child.stdin), store.ingest(child.stdout), exited]);
+    const [, s, code] = await Promise.all([pipeline(input, child.stdin), store.ingest(keepOutput(child.stdout)), exited]);
     if (code !== 0) throw new StratumError(`zstd exited with ${code}: ${Buffer.concat(err).toString().trim()}`);
     return s;
   } catch (e) {

@@ -1,6 +1,7 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import { StratumError } from './errors.js';
 
 export interface RunResult {
@@ -64,4 +65,12 @@ export async function which(cmd: string): Promise<boolean> {
     }
   }
   return false;
+}
+
+/**
+ * A child's stdout, held from now on: when a child exits, Node discards whatever of its stdout nobody is reading
+ * yet, and a small layer can be compressed before the store gets round to reading it.
+ */
+export function keepOutput(out: Readable): Readable {
+  return out.pipe(new PassThrough({ highWaterMark: 1 << 20 }));
 }
