@@ -1,33 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/cli.js';
+import { run as runProgram } from '../../../src/util/exec.js';
 
 // bin/stratum.js in a checkout of its own (sources and node_modules linked to this one), with a bundle made by
 // scripts/bundle.ts into its dist/cli: what `npm run build` makes, without touching this checkout's dist/.
 let root = '';
 let bundleDir = '';
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
+/** Runs a program from the repository root and collects its output, whatever its exit code. */
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) => runProgram(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, check: false });
 
 const stratum = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [path.join(root, 'bin', 'stratum.js'), ...args], env);
 
