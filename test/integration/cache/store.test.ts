@@ -149,6 +149,13 @@ describe('store care', { timeout: 240_000 }, () => {
     assert.ok(report.snapshots >= 2, `expected the loose build's snapshots to go: ${r.out}`);
     assert.ok(report.cacheRecords >= 2);
     assert.deepEqual(await checkStore(root), []);
+    // The gzip member index only names blobs that are still there.
+    const members = (await readdir(path.join(root, 'gzip-members'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    assert.ok(members.length > 0, 'layers were written, so members were indexed');
+    for (const m of members) {
+      const digest = (await readFile(path.join(m.parentPath, m.name), 'utf8')).split(' ')[0]!;
+      await access(path.join(root, 'blobs', 'sha256', digest.slice(7)));
+    }
     const after = await storeUsage(root);
     const snaps = (u: typeof before) => u.entries.find((e) => e.kind === 'snapshots')!;
     assert.ok(snaps(after).count < snaps(before).count);
