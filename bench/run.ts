@@ -223,7 +223,9 @@ async function stratumExport(dir: string, storeRoot: string): Promise<number> {
 async function machine() {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const buildah = (await exec('buildah', ['--version'])).out.trim();
-  return { nproc: os.availableParallelism(), cpu, memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, buildah };
+  // Node parses the file NODE_EXTRA_CA_CERTS names at every start (bin/stratum defers it): worth knowing beside the warm figure.
+  const nodeExtraCaCerts = process.env.NODE_EXTRA_CA_CERTS || null;
+  return { nproc: os.availableParallelism(), cpu, memGB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, buildah, nodeExtraCaCerts };
 }
 
 async function main(): Promise<void> {
