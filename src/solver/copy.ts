@@ -83,7 +83,7 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
     const outcome = cmd.link
       ? await withDetachedDir(ctx.session, async (dir) => {
           // Named owners need the parent's /etc/passwd even though the layer does not sit on it.
-          if (chownSpec && !/^\d+(:\d+)?$/.test(chownSpec)) {
+          if (namedOwner) {
             await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent, dir));
           } else await doCopy(dir, dir, dir);
         })

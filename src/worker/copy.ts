@@ -77,7 +77,7 @@ export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<vo
     }
     // Directory mtimes change as children are added: restore them last.
     if (!item.isDir) continue;
-    for (const e of item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse()) {
+    for (const e of subdirsDeepestFirst(item)) {
       const host = await resolveInRoot(o.destRoot, path.posix.join(target, e.rel));
       fs.lutimesSync(host, e.st.atime, e.st.mtime);
     }
@@ -100,9 +100,14 @@ function copyIntoFreshDir(item: SourceItem, dir: string, o: CopyOptions, ownerOf
       }
     }
   }
-  for (const e of item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse()) {
+  for (const e of subdirsDeepestFirst(item)) {
     fs.lutimesSync(path.join(dir, e.rel), e.st.atime, e.st.mtime);
   }
+}
+
+/** A directory item's subdirectories, children before parents: the order to restore their mtimes in. */
+function subdirsDeepestFirst(item: SourceItem): SourceEntry[] {
+  return item.entries.filter((x) => x.st.isDirectory() && x.rel !== '').reverse();
 }
 
 /** Hard-links a file from the snapshot layer it lives in (the very inode the overlay showed); false if it cannot. */
