@@ -4,7 +4,8 @@ import fs, { promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { gzipMembers, MemberIndex } from './pgzip.js';
+import { gzipMembers } from './pgzip.js';
+import { MemberIndex } from '../store/members.js';
 import type { ContentStore } from '../store/content.js';
 import { MediaTypes } from '../store/types.js';
 import { StratumError } from '../util/errors.js';
@@ -90,7 +91,8 @@ export async function writeLayer(dir: string, store: ContentStore, opts: WriteLa
     const members = opts.reuseMembers === false ? undefined : MemberIndex.of(store);
     const gz = gzipMembers(hashed(), { level: opts.level ?? 6, index: members });
     stored = await store.ingest(gz);
-    await members?.record(stored.digest, gz.written);
+    // A reused member keeps the entry that led to it.
+    await members?.record(stored.digest, gz.written.filter((m) => !m.reused));
     reusedBytes = gz.reusedBytes;
   } else {
     stored = await zstdCompress(Readable.from(hashed(), { objectMode: false }), store, opts.level ?? 3);

@@ -8,6 +8,7 @@ import { pidAlive } from './lock.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { ContentStore } from './content.js';
 import { ImageStore } from './images.js';
+import { MemberIndex } from './members.js';
 import { isIndexMediaType, type Descriptor, type Index, type Manifest } from './types.js';
 
 /*
@@ -621,7 +622,8 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
         report.freedBytes += b.size;
         if (!o.dryRun) await fsp.rm(b.file, { force: true });
       }
-      if (!o.dryRun) await sweepMemberIndex(root, content);
+      // The gzip member index names places in blobs; entries whose blob just went are dead weight.
+      if (!o.dryRun) await MemberIndex.of(content).sweep();
 
       if (o.all) {
         const mountsDir = path.join(root, 'cache-mounts');
@@ -648,22 +650,6 @@ export async function prune(root: string, o: PruneOptions = {}): Promise<PruneRe
     },
     o.lock,
   );
-}
-
-/**
- * The gzip member index (exporter/pgzip.ts) names places in blobs; entries whose blob is gone are only dead
- * weight (a lookup checks the blob anyway), so prune drops them.
- */
-async function sweepMemberIndex(root: string, content: ContentStore): Promise<void> {
-  const dir = path.join(root, 'gzip-members');
-  for (const sub of await fsp.readdir(dir).catch(() => [] as string[])) {
-    for (const name of await fsp.readdir(path.join(dir, sub)).catch(() => [] as string[])) {
-      const file = path.join(dir, sub, name);
-      const digest = (await fsp.readFile(file, 'utf8').catch(() => '')).split(' ')[0] ?? '';
-      if (name.endsWith('.tmp') || !/^sha256:[a-f0-9]{64}$/.test(digest) || !(await content.has(digest))) await fsp.rm(file, { force: true });
-    }
-    await fsp.rmdir(path.join(dir, sub)).catch(() => undefined); // only when it is empty
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

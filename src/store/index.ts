@@ -1,5 +1,6 @@
 export { ContentStore, digestHex, sha256, type BlobInfo } from './content.js';
 export { ImageStore } from './images.js';
+export { MemberIndex, type MemberPlace } from './members.js';
 export { normalizeRef, LOCAL_REGISTRY, type ParsedRef } from './reference.js';
 export { withFileLock } from './lock.js';
 export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';

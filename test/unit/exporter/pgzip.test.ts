@@ -5,8 +5,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as zlib from 'node:zlib';
-import { gzipMembers, MemberIndex } from '../../../src/exporter/pgzip.js';
-import { ContentStore } from '../../../src/store/index.js';
+import { gzipMembers } from '../../../src/exporter/pgzip.js';
+import { ContentStore, MemberIndex } from '../../../src/store/index.js';
 import { run } from '../../../src/util/exec.js';
 
 /** Compressible but not trivial: text lines with counters. */
