@@ -1,531 +1,51 @@
 /**
- * HCL native-syntax expressions and templates: the part of HCL that bake files evaluate.
- *
- * The HCL *structure* (blocks, attributes) is parsed by @cdktf/hcl2json, which hands every
- * expression back as template text (`"${a + 1}"`, `"x-${TAG}"`). This module parses that text
- * into a small AST and evaluates it against a scope of variables and functions.
+ * Evaluates HCL expressions (parsed by expr-parse.ts) against a scope of variables and functions,
+ * with cty's rules where bake files can see them: strings and numbers convert both ways where an
+ * operator needs one, "1"/"0" and "true"/"false" convert to bools, a null interpolated into a
+ * template is an error, objects iterate in key order.
  */
+import { SPLAT_ITEM, type Node, type TemplatePart } from './expr-parse.js';
+import { ExprError, type Value } from './value.js';
 
-export type Value = string | number | boolean | null | Value[] | { [k: string]: Value };
+export { ExprError, type Value } from './value.js';
+export { parseExpression, parseTemplate, isTemplate, type Node } from './expr-parse.js';
 
-export class ExprError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ExprError';
-  }
-}
-
-type TemplatePart = string | Node | IfPart | ForPart;
-interface IfPart {
-  t: 'tif';
-  cond: Node;
-  then: TemplatePart[];
-  else: TemplatePart[];
-}
-interface ForPart {
-  t: 'tfor';
-  k?: string;
-  v: string;
-  coll: Node;
-  body: TemplatePart[];
-}
-
-export type Node =
-  | { t: 'lit'; v: Value }
-  | { t: 'tpl'; parts: TemplatePart[] }
-  | { t: 'var'; name: string }
-  | { t: 'get'; obj: Node; name: string }
-  | { t: 'idx'; obj: Node; key: Node }
-  | { t: 'splat'; obj: Node; each: Node }
-  | { t: 'call'; name: string; args: Node[]; expand: boolean }
-  | { t: 'tuple'; items: Node[] }
-  | { t: 'object'; items: [Node, Node][] }
-  | { t: 'for'; obj: boolean; k?: string; v: string; coll: Node; key?: Node; val: Node; cond?: Node; group: boolean }
-  | { t: 'un'; op: '!' | '-'; x: Node }
-  | { t: 'bin'; op: string; l: Node; r: Node }
-  | { t: 'cond'; c: Node; a: Node; b: Node };
-
-const SPLAT_ITEM = '\u0000splat';
-
-/** Functions receive evaluated arguments; `evalScope` is there for user functions. */
+/** Functions receive evaluated arguments. */
 export type HclFunction = (args: Value[]) => Value;
 
 export interface Scope {
   /** Returns undefined for an unknown name. */
   lookup(name: string): Value | undefined;
   fn(name: string): HclFunction | undefined;
+  /**
+   * Traversals of a root the scope evaluates lazily (`target.NAME.ATTR`): given the root and the
+   * attribute names after it, returns the value and how many of the names it consumed.
+   */
+  ref?(root: string, names: string[]): { value: Value; used: number } | undefined;
+  /** Functions that need their arguments unevaluated (try, can, convert). */
+  special?: Record<string, (args: Node[], scope: Scope) => Value>;
 }
 
 export function childScope(parent: Scope, vars: Record<string, Value>): Scope {
+  const own = (n: string) => Object.prototype.hasOwnProperty.call(vars, n);
   return {
-    lookup: (n) => (Object.prototype.hasOwnProperty.call(vars, n) ? vars[n] : parent.lookup(n)),
+    lookup: (n) => (own(n) ? vars[n] : parent.lookup(n)),
     fn: (n) => parent.fn(n),
+    ref: (root, names) => (own(root) ? undefined : parent.ref?.(root, names)),
+    special: parent.special,
   };
 }
-
-const isIdStart = (c: string) => /[A-Za-z_]/.test(c);
-const isIdChar = (c: string) => /[A-Za-z0-9_-]/.test(c);
-
-class Parser {
-  pos = 0;
-  constructor(readonly src: string) {}
-
-  fail(msg: string): never {
-    throw new ExprError(`${msg} at offset ${this.pos} in ${JSON.stringify(this.src.length > 120 ? this.src.slice(0, 120) + '…' : this.src)}`);
-  }
-
-  peek(n = 0): string {
-    return this.src[this.pos + n] ?? '';
-  }
-
-  ws(): void {
-    while (this.pos < this.src.length) {
-      const c = this.src[this.pos]!;
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') this.pos++;
-      else if (c === '#' || (c === '/' && this.peek(1) === '/')) {
-        while (this.pos < this.src.length && this.src[this.pos] !== '\n') this.pos++;
-      } else if (c === '/' && this.peek(1) === '*') {
-        const end = this.src.indexOf('*/', this.pos + 2);
-        this.pos = end < 0 ? this.src.length : end + 2;
-      } else break;
-    }
-  }
-
-  eat(s: string): boolean {
-    this.ws();
-    if (this.src.startsWith(s, this.pos)) {
-      this.pos += s.length;
-      return true;
-    }
-    return false;
-  }
-
-  expect(s: string): void {
-    if (!this.eat(s)) this.fail(`expected '${s}'`);
-  }
-
-  ident(): string | undefined {
-    this.ws();
-    if (!isIdStart(this.peek())) return undefined;
-    const start = this.pos;
-    while (isIdChar(this.peek())) this.pos++;
-    return this.src.slice(start, this.pos);
-  }
-
-  /** Looks at the next identifier without consuming it. */
-  peekIdent(): string | undefined {
-    const save = this.pos;
-    const id = this.ident();
-    this.pos = save;
-    return id;
-  }
-
-  // ---- templates ----
-
-  /**
-   * Parses template text until one of `stops` (checked at top level, outside interpolations).
-   * `quoted`: inside "…" in an expression, so HCL escapes apply and `"` ends it.
-   */
-  templateParts(quoted: boolean, directiveEnds: string[]): { parts: TemplatePart[]; ended: string } {
-    const parts: TemplatePart[] = [];
-    let text = '';
-    const flush = () => {
-      if (text) parts.push(text);
-      text = '';
-    };
-    while (true) {
-      if (this.pos >= this.src.length) {
-        if (quoted) this.fail('unterminated string');
-        flush();
-        return { parts, ended: '' };
-      }
-      const c = this.src[this.pos]!;
-      if (quoted && c === '"') {
-        this.pos++;
-        flush();
-        return { parts, ended: '"' };
-      }
-      if (quoted && c === '\\') {
-        text += this.escape();
-        continue;
-      }
-      if ((c === '$' || c === '%') && this.peek(1) === c && this.peek(2) === '{') {
-        text += c + '{';
-        this.pos += 3;
-        continue;
-      }
-      if (c === '$' && this.peek(1) === '{') {
-        this.pos += 2;
-        const stripL = this.src[this.pos] === '~';
-        if (stripL) this.pos++;
-        const e = this.expr();
-        this.ws();
-        const stripR = this.src[this.pos] === '~';
-        if (stripR) this.pos++;
-        this.expect('}');
-        if (stripL) text = text.replace(/\s+$/, '');
-        flush();
-        parts.push(e);
-        if (stripR) this.skipWsRaw();
-        continue;
-      }
-      if (c === '%' && this.peek(1) === '{') {
-        const save = this.pos;
-        this.pos += 2;
-        const stripL = this.src[this.pos] === '~';
-        if (stripL) this.pos++;
-        const kw = this.ident();
-        if (kw && directiveEnds.includes(kw)) {
-          this.closeDirective();
-          if (stripL) text = text.replace(/\s+$/, '');
-          flush();
-          return { parts, ended: kw };
-        }
-        if (stripL) text = text.replace(/\s+$/, '');
-        flush();
-        if (kw === 'if') {
-          const cond = this.expr();
-          this.closeDirective();
-          const a = this.templateParts(quoted, ['else', 'endif']);
-          let b: TemplatePart[] = [];
-          if (a.ended === 'else') {
-            const r = this.templateParts(quoted, ['endif']);
-            if (r.ended !== 'endif') this.fail('expected %{endif}');
-            b = r.parts;
-          } else if (a.ended !== 'endif') this.fail('expected %{endif}');
-          parts.push({ t: 'tif', cond, then: a.parts, else: b });
-          continue;
-        }
-        if (kw === 'for') {
-          let k: string | undefined;
-          let v = this.ident() ?? this.fail('expected a name after for');
-          if (this.eat(',')) {
-            k = v;
-            v = this.ident() ?? this.fail('expected a name');
-          }
-          if (this.ident() !== 'in') this.fail("expected 'in'");
-          const coll = this.expr();
-          this.closeDirective();
-          const body = this.templateParts(quoted, ['endfor']);
-          if (body.ended !== 'endfor') this.fail('expected %{endfor}');
-          parts.push({ t: 'tfor', k, v, coll, body: body.parts });
-          continue;
-        }
-        this.pos = save;
-        this.fail(`unknown template directive ${kw ?? ''}`);
-      }
-      text += c;
-      this.pos++;
-    }
-  }
-
-  private closeDirective(): void {
-    this.ws();
-    const strip = this.src[this.pos] === '~';
-    if (strip) this.pos++;
-    this.expect('}');
-    if (strip) this.skipWsRaw();
-  }
-
-  private skipWsRaw(): void {
-    while (/\s/.test(this.peek())) this.pos++;
-  }
-
-  private escape(): string {
-    const n = this.peek(1);
-    this.pos += 2;
-    switch (n) {
-      case 'n':
-        return '\n';
-      case 't':
-        return '\t';
-      case 'r':
-        return '\r';
-      case '"':
-        return '"';
-      case '\\':
-        return '\\';
-      case 'u':
-      case 'U': {
-        const len = n === 'u' ? 4 : 8;
-        const hex = this.src.slice(this.pos, this.pos + len);
-        if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== len) this.fail('bad unicode escape');
-        this.pos += len;
-        return String.fromCodePoint(parseInt(hex, 16));
-      }
-      default:
-        this.pos -= 2;
-        return this.fail(`invalid escape \\${n}`);
-    }
-  }
-
-  // ---- expressions ----
-
-  expr(): Node {
-    const c = this.binary(0);
-    if (this.eat('?')) {
-      const a = this.expr();
-      this.expect(':');
-      const b = this.expr();
-      return { t: 'cond', c, a, b };
-    }
-    return c;
-  }
-
-  static readonly LEVELS: string[][] = [['||'], ['&&'], ['==', '!='], ['>=', '<=', '>', '<'], ['+', '-'], ['*', '/', '%']];
-
-  binary(level: number): Node {
-    if (level >= Parser.LEVELS.length) return this.unary();
-    let l = this.binary(level + 1);
-    while (true) {
-      this.ws();
-      const op = Parser.LEVELS[level]!.find((o) => this.src.startsWith(o, this.pos));
-      // `=>` in a for expression and `==`/`>=` must not be read as `=`/`>`
-      if (!op || (op === '>' && this.peek(1) === '=') || (op === '-' && this.peek(1) === '>')) return l;
-      this.pos += op.length;
-      const r = this.binary(level + 1);
-      l = { t: 'bin', op, l, r };
-    }
-  }
-
-  unary(): Node {
-    this.ws();
-    const c = this.peek();
-    if (c === '!' && this.peek(1) !== '=') {
-      this.pos++;
-      return { t: 'un', op: '!', x: this.unary() };
-    }
-    if (c === '-') {
-      this.pos++;
-      return { t: 'un', op: '-', x: this.unary() };
-    }
-    return this.postfix(this.primary());
-  }
-
-  postfix(n: Node): Node {
-    while (true) {
-      this.ws();
-      const c = this.peek();
-      if (c === '.' && this.peek(1) === '*') {
-        this.pos += 2;
-        return { t: 'splat', obj: n, each: this.splatChain(true) };
-      }
-      if (c === '[' && this.src.startsWith('[*]', this.pos)) {
-        this.pos += 3;
-        return { t: 'splat', obj: n, each: this.splatChain(false) };
-      }
-      if (c === '.' && this.peek(1) !== '.') {
-        this.pos++;
-        this.ws();
-        if (/[0-9]/.test(this.peek())) {
-          const start = this.pos;
-          while (/[0-9]/.test(this.peek())) this.pos++;
-          n = { t: 'idx', obj: n, key: { t: 'lit', v: Number(this.src.slice(start, this.pos)) } };
-          continue;
-        }
-        const name = this.ident() ?? this.fail('expected an attribute name');
-        n = { t: 'get', obj: n, name };
-        continue;
-      }
-      if (c === '[') {
-        this.pos++;
-        const key = this.expr();
-        this.expect(']');
-        n = { t: 'idx', obj: n, key };
-        continue;
-      }
-      return n;
-    }
-  }
-
-  /** The traversal after a splat, applied to each element. Attribute-only for `.*`. */
-  private splatChain(attrOnly: boolean): Node {
-    let n: Node = { t: 'var', name: SPLAT_ITEM };
-    while (true) {
-      this.ws();
-      if (this.peek() === '.' && this.peek(1) !== '*') {
-        this.pos++;
-        n = { t: 'get', obj: n, name: this.ident() ?? this.fail('expected an attribute name') };
-      } else if (!attrOnly && this.peek() === '[' && !this.src.startsWith('[*]', this.pos)) {
-        this.pos++;
-        const key = this.expr();
-        this.expect(']');
-        n = { t: 'idx', obj: n, key };
-      } else return n;
-    }
-  }
-
-  primary(): Node {
-    this.ws();
-    const c = this.peek();
-    if (c === '(') {
-      this.pos++;
-      const e = this.expr();
-      this.expect(')');
-      return e;
-    }
-    if (/[0-9]/.test(c)) {
-      const m = /^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(this.src.slice(this.pos))!;
-      this.pos += m[0].length;
-      return { t: 'lit', v: Number(m[0]) };
-    }
-    if (c === '"') {
-      this.pos++;
-      const { parts } = this.templateParts(true, []);
-      return tplNode(parts);
-    }
-    if (c === '<' && this.peek(1) === '<') return this.heredoc();
-    if (c === '[') {
-      this.pos++;
-      if (this.peekIdent() === 'for') return this.forExpr(false);
-      const items: Node[] = [];
-      while (!this.eat(']')) {
-        items.push(this.expr());
-        if (!this.eat(',')) {
-          this.expect(']');
-          break;
-        }
-      }
-      return { t: 'tuple', items };
-    }
-    if (c === '{') {
-      this.pos++;
-      if (this.peekIdent() === 'for') return this.forExpr(true);
-      const items: [Node, Node][] = [];
-      while (!this.eat('}')) {
-        this.ws();
-        let key: Node;
-        const save = this.pos;
-        const id = this.ident();
-        this.ws();
-        if (id !== undefined && (this.peek() === '=' || this.peek() === ':') && this.peek(1) !== '=') key = { t: 'lit', v: id };
-        else {
-          this.pos = save;
-          key = this.expr();
-        }
-        if (!this.eat('=') && !this.eat(':')) this.fail("expected '=' in object");
-        items.push([key, this.expr()]);
-        this.eat(',');
-      }
-      return { t: 'object', items };
-    }
-    const id = this.ident();
-    if (id === undefined) this.fail(c ? `unexpected '${c}'` : 'unexpected end of expression');
-    if (id === 'true') return { t: 'lit', v: true };
-    if (id === 'false') return { t: 'lit', v: false };
-    if (id === 'null') return { t: 'lit', v: null };
-    this.ws();
-    if (this.peek() === '(') {
-      this.pos++;
-      const args: Node[] = [];
-      let expand = false;
-      while (!this.eat(')')) {
-        args.push(this.expr());
-        if (this.eat('...')) expand = true;
-        if (!this.eat(',')) {
-          this.expect(')');
-          break;
-        }
-      }
-      return { t: 'call', name: id, args, expand };
-    }
-    return { t: 'var', name: id };
-  }
-
-  private forExpr(obj: boolean): Node {
-    this.ident(); // for
-    let k: string | undefined;
-    let v = this.ident() ?? this.fail('expected a name after for');
-    if (this.eat(',')) {
-      k = v;
-      v = this.ident() ?? this.fail('expected a name');
-    }
-    if (this.ident() !== 'in') this.fail("expected 'in'");
-    const coll = this.expr();
-    this.expect(':');
-    let key: Node | undefined;
-    let val: Node;
-    if (obj) {
-      key = this.expr();
-      this.expect('=>');
-      val = this.expr();
-    } else val = this.expr();
-    const group = obj && this.eat('...');
-    let cond: Node | undefined;
-    if (this.peekIdent() === 'if') {
-      this.ident();
-      cond = this.expr();
-    }
-    this.expect(obj ? '}' : ']');
-    return { t: 'for', obj, k, v, coll, key, val, cond, group };
-  }
-
-  private heredoc(): Node {
-    const m = /^<<(-?)([A-Za-z_][A-Za-z0-9_-]*)\r?\n/.exec(this.src.slice(this.pos));
-    if (!m) this.fail('bad heredoc');
-    this.pos += m[0].length;
-    const endRe = new RegExp(`^[ \\t]*${m[2]}[ \\t]*$`, 'm');
-    const rest = this.src.slice(this.pos);
-    const em = endRe.exec(rest);
-    if (!em) this.fail('unterminated heredoc');
-    let body = rest.slice(0, em.index);
-    this.pos += em.index + em[0].length;
-    if (m[1] === '-') {
-      const lines = body.split('\n');
-      const indents = lines.filter((l) => l.trim()).map((l) => /^[ \t]*/.exec(l)![0].length);
-      const min = indents.length ? Math.min(...indents) : 0;
-      body = lines.map((l) => l.slice(min)).join('\n');
-    }
-    const sub = new Parser(body);
-    return tplNode(sub.templateParts(false, []).parts);
-  }
-}
-
-function tplNode(parts: TemplatePart[]): Node {
-  if (parts.length === 0) return { t: 'lit', v: '' };
-  if (parts.length === 1 && typeof parts[0] === 'string') return { t: 'lit', v: parts[0] };
-  return { t: 'tpl', parts };
-}
-
-const cache = new Map<string, Node>();
-
-/**
- * Parses template text as hcl2json emits it for a string value: literal text with `${…}` and
- * `%{…}` sequences. A template that is exactly one interpolation yields the expression itself,
- * so `"${[1,2]}"` evaluates to a list, as in HCL.
- */
-export function parseTemplate(src: string): Node {
-  let n = cache.get(src);
-  if (!n) {
-    const p = new Parser(src);
-    const { parts } = p.templateParts(false, []);
-    n = parts.length === 1 && typeof parts[0] !== 'string' && (parts[0] as { t: string }).t !== 'tif' && (parts[0] as { t: string }).t !== 'tfor' ? (parts[0] as Node) : tplNode(parts);
-    cache.set(src, n);
-  }
-  return n;
-}
-
-/** Parses a bare expression (a matrix value, a type expression). */
-export function parseExpression(src: string): Node {
-  const p = new Parser(src);
-  const n = p.expr();
-  p.ws();
-  if (p.pos !== src.length) p.fail('unexpected text after expression');
-  return n;
-}
-
-/** True when a string contains something to evaluate. */
-export function isTemplate(s: string): boolean {
-  return s.includes('${') || s.includes('%{');
-}
-
-// ---- evaluation ----
 
 export function typeName(v: Value): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'tuple';
   if (typeof v === 'object') return 'object';
   return typeof v;
+}
+
+export function formatNumber(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
+  return String(n);
 }
 
 export function toStr(v: Value, what = 'value'): string {
@@ -536,20 +56,23 @@ export function toStr(v: Value, what = 'value'): string {
   throw new ExprError(`${what}: a ${typeName(v)} cannot be used as a string`);
 }
 
-export function formatNumber(n: number): string {
-  return Number.isInteger(n) ? n.toFixed(0) : String(n);
+/** cty's string → number conversion: a decimal number, nothing else. */
+export function parseNumber(s: string): number | undefined {
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return undefined;
+  return Number(s);
 }
 
 export function toNum(v: Value, what = 'value'): number {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))) return Number(v);
+  const n = typeof v === 'string' ? parseNumber(v) : undefined;
+  if (n !== undefined) return n;
   throw new ExprError(`${what}: a number is required, got ${typeName(v)} ${JSON.stringify(v)}`);
 }
 
 export function toBool(v: Value, what = 'value'): boolean {
   if (typeof v === 'boolean') return v;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
   throw new ExprError(`${what}: a bool is required, got ${typeName(v)} ${JSON.stringify(v)}`);
 }
 
@@ -565,10 +88,57 @@ export function deepEqual(a: Value, b: Value): boolean {
   return ak.length === bk.length && ak.every((k, i) => k === bk[i] && deepEqual(ao[k]!, bo[k]!));
 }
 
-function iterate(coll: Value): [Value, Value][] {
+/** Elements of a collection with their keys; objects in key order, as cty iterates them. */
+export function iterate(coll: Value): [Value, Value][] {
   if (Array.isArray(coll)) return coll.map((v, i) => [i, v]);
   if (coll !== null && typeof coll === 'object') return Object.keys(coll).sort().map((k) => [k, coll[k]!]);
   throw new ExprError(`cannot iterate over a ${typeName(coll)}`);
+}
+
+/** The root variable and attribute names of a plain traversal (`a.b.c`), else undefined. */
+type Step = Extract<Node, { t: 'get' } | { t: 'idx' }>;
+
+function traversal(n: Node): { root: string; names: string[]; rest: Step[] } | undefined {
+  const chain: Step[] = [];
+  let cur = n;
+  while (cur.t === 'get' || cur.t === 'idx') {
+    chain.unshift(cur);
+    cur = cur.obj;
+  }
+  if (cur.t !== 'var') return undefined;
+  const names: string[] = [];
+  for (const c of chain) {
+    if (c.t === 'get') names.push(c.name);
+    else if (c.key.t === 'lit' && typeof c.key.v === 'string') names.push(c.key.v);
+    else break;
+  }
+  return { root: cur.name, names, rest: chain };
+}
+
+function getAttr(o: Value, name: string): Value {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ExprError(`cannot read attribute ${JSON.stringify(name)} of a ${typeName(o)}`);
+  if (!Object.prototype.hasOwnProperty.call(o, name)) throw new ExprError(`object has no attribute ${JSON.stringify(name)}`);
+  return o[name]!;
+}
+
+function index(o: Value, k: Value): Value {
+  if (Array.isArray(o)) {
+    const i = toNum(k, 'index');
+    if (!Number.isInteger(i) || i < 0 || i >= o.length) throw new ExprError(`index ${i} out of range for a list of ${o.length}`);
+    return o[i]!;
+  }
+  if (o !== null && typeof o === 'object') {
+    const key = toStr(k, 'key');
+    if (!Object.prototype.hasOwnProperty.call(o, key)) throw new ExprError(`no element with key ${JSON.stringify(key)}`);
+    return o[key]!;
+  }
+  throw new ExprError(`cannot index a ${typeName(o)}`);
+}
+
+/** The two results of a conditional share a type: a number or bool beside a string becomes a string. */
+function unify(chosen: Value, other: Value): Value {
+  if ((typeof chosen === 'number' || typeof chosen === 'boolean') && typeof other === 'string') return toStr(chosen);
+  return chosen;
 }
 
 export function evaluate(n: Node, scope: Scope): Value {
@@ -582,26 +152,17 @@ export function evaluate(n: Node, scope: Scope): Value {
       if (v === undefined) throw new ExprError(`unknown variable ${JSON.stringify(n.name)}`);
       return v;
     }
-    case 'get': {
-      const o = evaluate(n.obj, scope);
-      if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ExprError(`cannot read attribute ${JSON.stringify(n.name)} of a ${typeName(o)}`);
-      if (!Object.prototype.hasOwnProperty.call(o, n.name)) throw new ExprError(`object has no attribute ${JSON.stringify(n.name)}`);
-      return o[n.name]!;
-    }
+    case 'get':
     case 'idx': {
-      const o = evaluate(n.obj, scope);
-      const k = evaluate(n.key, scope);
-      if (Array.isArray(o)) {
-        const i = toNum(k, 'index');
-        if (!Number.isInteger(i) || i < 0 || i >= o.length) throw new ExprError(`index ${i} out of range for a list of ${o.length}`);
-        return o[i]!;
+      const tr = scope.ref ? traversal(n) : undefined;
+      const r = tr ? scope.ref!(tr.root, tr.names) : undefined;
+      if (tr && r) {
+        let v = r.value;
+        for (const c of tr.rest.slice(r.used)) v = c.t === 'get' ? getAttr(v, c.name) : index(v, evaluate(c.key, scope));
+        return v;
       }
-      if (o !== null && typeof o === 'object') {
-        const key = toStr(k, 'key');
-        if (!Object.prototype.hasOwnProperty.call(o, key)) throw new ExprError(`no element with key ${JSON.stringify(key)}`);
-        return o[key]!;
-      }
-      throw new ExprError(`cannot index a ${typeName(o)}`);
+      if (n.t === 'get') return getAttr(evaluate(n.obj, scope), n.name);
+      return index(evaluate(n.obj, scope), evaluate(n.key, scope));
     }
     case 'splat': {
       const o = evaluate(n.obj, scope);
@@ -610,6 +171,8 @@ export function evaluate(n: Node, scope: Scope): Value {
       return list.map((item) => evaluate(n.each, childScope(scope, { [SPLAT_ITEM]: item })));
     }
     case 'call': {
+      const special = scope.special?.[n.name];
+      if (special && !scope.fn(n.name)) return special(n.args, scope);
       const f = scope.fn(n.name);
       if (!f) throw new ExprError(`call to unknown function ${JSON.stringify(n.name)}`);
       let args = n.args.map((a) => evaluate(a, scope));
@@ -656,46 +219,56 @@ export function evaluate(n: Node, scope: Scope): Value {
       const x = evaluate(n.x, scope);
       return n.op === '!' ? !toBool(x, 'operand of !') : -toNum(x, 'operand of -');
     }
-    case 'bin': {
-      if (n.op === '&&') return toBool(evaluate(n.l, scope), 'operand of &&') ? toBool(evaluate(n.r, scope), 'operand of &&') : false;
-      if (n.op === '||') return toBool(evaluate(n.l, scope), 'operand of ||') ? true : toBool(evaluate(n.r, scope), 'operand of ||');
-      const l = evaluate(n.l, scope);
-      const r = evaluate(n.r, scope);
-      switch (n.op) {
-        case '==':
-          return deepEqual(l, r);
-        case '!=':
-          return !deepEqual(l, r);
+    case 'bin':
+      return binary(n.op, n.l, n.r, scope);
+    case 'cond': {
+      const c = toBool(evaluate(n.c, scope), 'condition');
+      const v = evaluate(c ? n.a : n.b, scope);
+      if (v === null || typeof v === 'object') return v;
+      // the other branch only decides the result type; its errors do not matter here
+      let other: Value = null;
+      try {
+        other = evaluate(c ? n.b : n.a, scope);
+      } catch {
+        /* ignored */
       }
-      const a = toNum(l, `operand of ${n.op}`);
-      const b = toNum(r, `operand of ${n.op}`);
-      switch (n.op) {
-        case '+':
-          return a + b;
-        case '-':
-          return a - b;
-        case '*':
-          return a * b;
-        case '/':
-          if (b === 0) throw new ExprError('division by zero');
-          return a / b;
-        case '%':
-          if (b === 0) throw new ExprError('modulo by zero');
-          return a % b;
-        case '<':
-          return a < b;
-        case '<=':
-          return a <= b;
-        case '>':
-          return a > b;
-        case '>=':
-          return a >= b;
-      }
-      throw new ExprError(`unknown operator ${n.op}`);
+      return unify(v, other);
     }
-    case 'cond':
-      return toBool(evaluate(n.c, scope), 'condition') ? evaluate(n.a, scope) : evaluate(n.b, scope);
   }
+}
+
+function binary(op: string, ln: Node, rn: Node, scope: Scope): Value {
+  if (op === '&&') return toBool(evaluate(ln, scope), 'operand of &&') ? toBool(evaluate(rn, scope), 'operand of &&') : false;
+  if (op === '||') return toBool(evaluate(ln, scope), 'operand of ||') ? true : toBool(evaluate(rn, scope), 'operand of ||');
+  const l = evaluate(ln, scope);
+  const r = evaluate(rn, scope);
+  if (op === '==') return deepEqual(l, r);
+  if (op === '!=') return !deepEqual(l, r);
+  const a = toNum(l, `operand of ${op}`);
+  const b = toNum(r, `operand of ${op}`);
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      if (b === 0) throw new ExprError('division by zero');
+      return a / b;
+    case '%':
+      if (b === 0) throw new ExprError('modulo by zero');
+      return a % b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    case '>=':
+      return a >= b;
+  }
+  throw new ExprError(`unknown operator ${op}`);
 }
 
 function renderParts(parts: TemplatePart[], scope: Scope): string {
@@ -710,77 +283,6 @@ function renderParts(parts: TemplatePart[], scope: Scope): string {
         out += renderParts(p.body, childScope(scope, vars));
       }
     } else out += toStr(evaluate(p, scope), 'interpolation');
-  }
-  return out;
-}
-
-/** Names of the root variables an expression refers to (for dependency ordering and errors). */
-export function freeVariables(n: Node, out = new Set<string>(), bound: Set<string> = new Set()): Set<string> {
-  const walkParts = (parts: TemplatePart[], b: Set<string>) => {
-    for (const p of parts) {
-      if (typeof p === 'string') continue;
-      if (p.t === 'tif') {
-        freeVariables(p.cond, out, b);
-        walkParts(p.then, b);
-        walkParts(p.else, b);
-      } else if (p.t === 'tfor') {
-        freeVariables(p.coll, out, b);
-        walkParts(p.body, new Set([...b, p.v, ...(p.k ? [p.k] : [])]));
-      } else freeVariables(p, out, b);
-    }
-  };
-  switch (n.t) {
-    case 'lit':
-      break;
-    case 'tpl':
-      walkParts(n.parts, bound);
-      break;
-    case 'var':
-      if (!bound.has(n.name) && n.name !== SPLAT_ITEM) out.add(n.name);
-      break;
-    case 'get':
-      freeVariables(n.obj, out, bound);
-      break;
-    case 'idx':
-      freeVariables(n.obj, out, bound);
-      freeVariables(n.key, out, bound);
-      break;
-    case 'splat':
-      freeVariables(n.obj, out, bound);
-      freeVariables(n.each, out, bound);
-      break;
-    case 'call':
-      n.args.forEach((a) => freeVariables(a, out, bound));
-      break;
-    case 'tuple':
-      n.items.forEach((a) => freeVariables(a, out, bound));
-      break;
-    case 'object':
-      n.items.forEach(([k, v]) => {
-        freeVariables(k, out, bound);
-        freeVariables(v, out, bound);
-      });
-      break;
-    case 'for': {
-      freeVariables(n.coll, out, bound);
-      const b = new Set([...bound, n.v, ...(n.k ? [n.k] : [])]);
-      if (n.key) freeVariables(n.key, out, b);
-      freeVariables(n.val, out, b);
-      if (n.cond) freeVariables(n.cond, out, b);
-      break;
-    }
-    case 'un':
-      freeVariables(n.x, out, bound);
-      break;
-    case 'bin':
-      freeVariables(n.l, out, bound);
-      freeVariables(n.r, out, bound);
-      break;
-    case 'cond':
-      freeVariables(n.c, out, bound);
-      freeVariables(n.a, out, bound);
-      freeVariables(n.b, out, bound);
-      break;
   }
   return out;
 }

@@ -2,8 +2,9 @@
 export type { Value, HclFunction, Scope } from './expr.js';
 export { evaluate, parseTemplate, parseExpression } from './expr.js';
 export { stdlib } from './functions.js';
-export { DEFAULT_BAKE_FILES, loadBake, readBakeFiles, mergeTargets, type LoadOptions } from './parse.js';
-export { applySet, expandNames, printView, select, targetDeps, withDefaults, type Selection } from './resolve.js';
+export { DEFAULT_BAKE_FILES, filesFromEnv, readBakeFiles } from './files.js';
+export { definitionFromCli, envFlag, loadBake, printView, select, type CliInput, type LoadOptions, type Selection } from './definition.js';
+export { targetDeps } from './resolve.js';
 export { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
 export { imageRefFor, internalTag, planTarget, parsePlatform, type PlanContext } from './plan.js';
 export {
@@ -24,14 +25,3 @@ export { createProgress, jsonProgress, plainProgress, ttyProgress, type Progress
 export { humanDuration, humanSize, metadata, summaryTable, writeMetadata } from './summary.js';
 export { assignLanes, layoutGraph, renderReport } from './report.js';
 export type { BakeDefinition, BakeFile, GroupDef, SourcePos, TargetDef } from './types.js';
-
-import { loadBake, readBakeFiles, type LoadOptions } from './parse.js';
-import { applySet } from './resolve.js';
-import type { BakeDefinition } from './types.js';
-
-/** Reads the -f files (or the default ones), evaluates them and applies --set overrides. */
-export async function loadDefinition(files: string[], sets: string[] = [], opts: LoadOptions & { cwd?: string } = {}): Promise<BakeDefinition> {
-  const def = await loadBake(await readBakeFiles(files, opts.cwd), opts);
-  applySet(def, sets);
-  return def;
-}

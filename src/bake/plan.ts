@@ -1,9 +1,12 @@
-/** A resolved target → the engine's BuildOptions. */
+/**
+ * A resolved target → the engine's BuildOptions. An attribute the engine cannot honour is refused
+ * here, naming it, rather than dropped: --print shows every attribute, a build takes only what
+ * it can do.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, SourceError } from '../util/errors.js';
 import type { BuildOptions, ContextSource, OutputSpec, Platform } from '../solver/types.js';
-import { withDefaults } from './resolve.js';
 import type { BakeDefinition, TargetDef } from './types.js';
 
 export interface PlanContext {
@@ -19,8 +22,8 @@ export interface PlanContext {
 }
 
 /** The reference dependents use for a dependency's image: its first tag, else an internal one. */
-export function imageRefFor(name: string, t: TargetDef, runId: string): string {
-  return t.tags?.[0] ?? internalTag(name, runId);
+export function imageRefFor(name: string, t: TargetDef, runId: string, linked = false): string {
+  return (!linked && t.tags?.[0]) || internalTag(name, runId);
 }
 
 export function internalTag(name: string, runId: string): string {
@@ -33,17 +36,40 @@ export function parsePlatform(s: string): Platform {
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
-const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
+const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/|github\.com\/)/;
+
+/** Attributes --print shows that the engine has no way to carry out. */
+function refuseUnsupported(t: TargetDef, fail: (msg: string) => never): void {
+  const refuse = (attr: string, why: string) => fail(`attribute "${attr}" is not supported by the stratum engine (${why}); remove it or build with docker buildx`);
+  if (t.annotations?.length) refuse('annotations', 'no OCI annotations are written');
+  if (t.attest?.length) refuse('attest', 'no SBOM or provenance attestations');
+  if (t['cache-from']?.length) refuse('cache-from', 'the cache is the local store; no remote cache import');
+  if (t['cache-to']?.length) refuse('cache-to', 'no cache export');
+  if (t.ssh?.length) refuse('ssh', 'no SSH agent forwarding');
+  if (t.pull) refuse('pull', 'FROM images are pulled only when missing from the store');
+  if (t.network !== undefined && t.network !== 'default') refuse('network', 'set the network per RUN with --network');
+  if (t['shm-size'] !== undefined) refuse('shm-size', '/dev/shm size is not configurable');
+  if (t.ulimits?.length) refuse('ulimits', 'no ulimits for RUN');
+  if (t.resources) refuse('resources', 'no cgroup limits for RUN');
+  if (t.call !== undefined && t.call !== 'build') refuse('call', 'only "build"');
+  if (t.entitlements?.length) refuse('entitlements', 'no entitlements to grant');
+  if (t['extra-hosts'] && Object.keys(t['extra-hosts']).length) refuse('extra-hosts', 'RUN uses the host\'s /etc/hosts');
+  if ((t.platforms?.length ?? 0) > 1) refuse('platforms', `one platform per build, got ${t.platforms!.join(', ')}`);
+}
+
+const OUTPUT_KEYS: Record<string, string[]> = { image: ['push'], registry: ['push'], docker: [], oci: ['tar'], local: [], cacheonly: [] };
 
 export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext): BuildOptions {
-  const t = withDefaults(def.targets[name]!);
+  const t = def.targets[name]!;
   const src = def.sources[name];
   const fail = (msg: string): never => {
     throw new SourceError(src?.file ?? '?', src?.line ?? 1, 1, `target "${name}": ${msg}`);
   };
+  refuseUnsupported(t, fail);
   const local = (p: string) => path.resolve(ctx.cwd, p.startsWith('cwd://') ? p.slice('cwd://'.length) : p);
+  const linked = def.linked.includes(name);
 
-  const contextValue = t.context!;
+  const contextValue = t.context ?? '.';
   if (REMOTE.test(contextValue)) fail(`remote build contexts are not supported yet: ${contextValue}`);
   const context = local(contextValue);
   if (!fs.existsSync(context) || !fs.statSync(context).isDirectory()) fail(`context directory ${contextValue} does not exist (${context})`);
@@ -51,19 +77,21 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
   const opts: BuildOptions = { context };
   if (t['dockerfile-inline'] !== undefined) opts.dockerfileInline = t['dockerfile-inline'];
   else {
-    const df = path.resolve(context, t.dockerfile!);
-    if (!fs.existsSync(df)) fail(`Dockerfile ${t.dockerfile} not found (${df})`);
+    const dfName = t.dockerfile ?? 'Dockerfile';
+    const df = dfName.startsWith('cwd://') ? local(dfName) : path.resolve(context, dfName);
+    if (!fs.existsSync(df)) fail(`Dockerfile ${dfName} not found (${df})`);
     opts.dockerfile = df;
   }
 
-  const epoch = ctx.env.SOURCE_DATE_EPOCH;
+  const epoch = t.args?.SOURCE_DATE_EPOCH ?? ctx.env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
     if (!/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
     opts.sourceDateEpoch = Number(epoch);
   }
 
-  const tags = [...(t.tags ?? [])];
-  if (ctx.needed.has(name) && !tags.length) tags.push(internalTag(name, ctx.runId));
+  // a target built only as another's context is kept under an internal name, not its tags
+  const tags = linked ? [] : [...(t.tags ?? [])];
+  if (ctx.needed.has(name) && (linked || !tags.length)) tags.push(internalTag(name, ctx.runId));
   if (tags.length) opts.tags = tags;
   if (t.args && Object.keys(t.args).length) opts.buildArgs = { ...t.args };
   if (t.labels && Object.keys(t.labels).length) opts.labels = { ...t.labels };
@@ -78,14 +106,14 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
       const dep = v.slice('target:'.length);
       const dt = def.targets[dep];
       if (!dt) fail(`context "${k}" refers to unknown target "${dep}"`);
-      contexts[k] = { kind: 'docker-image', ref: imageRefFor(dep, dt!, ctx.runId) };
+      contexts[k] = { kind: 'docker-image', ref: imageRefFor(dep, dt!, ctx.runId, def.linked.includes(dep)) };
     } else if (v.startsWith('docker-image://')) contexts[k] = { kind: 'docker-image', ref: v.slice('docker-image://'.length) };
     else if (v.startsWith('oci-layout://')) {
       const rest = v.slice('oci-layout://'.length);
       const m = /^(.*?)(?:([:@])([^/:@]+))?$/.exec(rest)!;
       const p = local(m[1]!);
       if (!fs.existsSync(p)) fail(`context "${k}": OCI layout ${m[1]} does not exist`);
-      contexts[k] = m[3] ? { kind: 'oci-layout', path: p, ref: m[2] === '@' ? m[3] : m[3] } : { kind: 'oci-layout', path: p };
+      contexts[k] = m[3] ? { kind: 'oci-layout', path: p, ref: m[3] } : { kind: 'oci-layout', path: p };
     } else if (REMOTE.test(v)) fail(`context "${k}": remote contexts are not supported yet: ${v}`);
     else {
       const p = local(v);
@@ -100,6 +128,9 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
   let push = false;
   for (const o of t.output ?? []) {
     const type = o.type ?? 'image';
+    const allowed = OUTPUT_KEYS[type];
+    if (!allowed) fail(`output type "${type}" is not supported (image, registry, docker, oci, local, cacheonly)`);
+    for (const k of Object.keys(o)) if (k !== 'type' && k !== 'dest' && !allowed!.includes(k)) fail(`output type=${type}: attribute "${k}" is not supported by the stratum engine`);
     const dest = o.dest ? local(o.dest) : undefined;
     switch (type) {
       case 'image':
@@ -118,32 +149,26 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
         if (!dest) fail('output type=local needs dest=');
         outputs.push({ type: 'local', dest: dest! });
         break;
-      case 'cacheonly':
-        break;
-      default:
-        fail(`output type "${type}" is not supported (image, registry, docker, oci, local, cacheonly)`);
     }
   }
   if (outputs.length) opts.outputs = outputs;
   if (push && !t.tags?.length) fail('an output with push needs at least one tag');
-  if (push || (ctx.push && t.tags?.length)) opts.push = true;
+  if (!linked && (push || (ctx.push && t.tags?.length))) opts.push = true;
 
   const secrets: Record<string, string> = {};
   for (const s of t.secret ?? []) {
     const id = s.id ?? fail('secret without id');
-    const type = s.type ?? (s.env ? 'env' : 'file');
-    if (type === 'env') {
-      const val = ctx.env[s.env ?? id];
+    // as buildx: a secret naming neither file nor env is the env variable of its id if set, else a file of that name
+    const env = s.env ?? (!s.src && ctx.env[id!] !== undefined ? id : undefined);
+    if (env !== undefined) {
+      const val = ctx.env[env];
       if (val === undefined) continue; // buildx skips an unset env secret; the RUN that needs it fails
       const dir = path.join(ctx.runDir, 'secrets');
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       const f = path.join(dir, `${name}-${id}`.replace(/[^A-Za-z0-9_.-]/g, '_'));
       fs.writeFileSync(f, val, { mode: 0o600 });
-      secrets[id] = f;
-    } else {
-      const p = s.src ?? s.source ?? fail(`secret "${id}" needs src=`);
-      secrets[id] = local(p!.replace(/^~(?=\/)/, ctx.env.HOME ?? '~'));
-    }
+      secrets[id!] = f;
+    } else secrets[id!] = local((s.src ?? id!).replace(/^~(?=\/)/, ctx.env.HOME ?? '~'));
   }
   if (Object.keys(secrets).length) opts.secrets = secrets;
   return opts;

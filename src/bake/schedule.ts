@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { BuildOptions, BuildResult, ProgressEvent } from '../solver/types.js';
 import { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
 import { planTarget, type PlanContext } from './plan.js';
-import { select, targetDeps } from './resolve.js';
+import { select } from './definition.js';
+import { targetDeps } from './resolve.js';
 import type { BakeDefinition, SourcePos } from './types.js';
 
 export type BuildFn = (opts: BuildOptions) => Promise<BuildResult>;

@@ -1,12 +1,13 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { createProgress, loadDefinition, printView, runBake, select, summaryTable, writeMetadata, type BuildFn, type ProgressMode } from '../../bake/index.js';
+import { createProgress, definitionFromCli, printView, runBake, summaryTable, writeMetadata, type BuildFn, type ProgressMode } from '../../bake/index.js';
 import { InputError, StratumError } from '../../util/errors.js';
 import { rootOf } from '../root.js';
 
 interface BakeCliOptions {
   file: string[];
   set: string[];
+  var: string[];
   print?: boolean;
   push?: boolean;
   load?: boolean;
@@ -29,12 +30,13 @@ export function register(program: Command): void {
     .command('bake')
     .description('Build the targets of a docker-bake file (HCL or JSON) in dependency order, in parallel')
     .argument('[targets...]', 'targets or groups to build (default: the "default" group or target)')
-    .option('-f, --file <file>', 'bake file (repeatable; "-" reads stdin); default: docker-bake.json, docker-bake.hcl, docker-bake.override.{json,hcl}', collect, [])
-    .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable)', collect, [])
-    .option('--print', 'print the resolved definition as JSON (like buildx --print) and exit')
-    .option('--push', 'push the tags of every tagged target once built')
-    .option('--load', 'accepted for buildx compatibility: images always go to the local image store')
-    .option('--no-cache', 'do not use the build cache')
+    .option('-f, --file <file>', 'bake file (repeatable; "-" reads stdin); default: $BUILDX_BAKE_FILE, else docker-bake.json, docker-bake.hcl, docker-bake.override.{json,hcl}', collect, [])
+    .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable; a glob matches target names)', collect, [])
+    .option('--var <name=value>', 'set a variable (wins over the environment; repeatable)', collect, [])
+    .option('--print', 'print the resolved definition as JSON (as docker buildx bake --print) and exit')
+    .option('--push', 'shorthand for --set "*.push=true": push the tags of every tagged target once built')
+    .option('--load', 'shorthand for --set "*.load=true" (images always go to the local image store)')
+    .option('--no-cache', 'shorthand for --set "*.no-cache=true": do not use the build cache')
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
     .option('--keep-going', 'after a failure, still build every target that does not depend on it')
@@ -51,10 +53,9 @@ the last run as an HTML page.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
     .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
-      const def = await loadDefinition(opts.file, opts.set);
+      const def = await definitionFromCli({ files: opts.file, targets, sets: opts.set, vars: opts.var, push: opts.push, load: opts.load, noCache: opts.cache === false, print: opts.print, env: process.env, cwd: process.cwd() });
       if (opts.print) {
-        const sel = select(def, targets);
-        process.stdout.write(JSON.stringify(printView(def, sel), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(printView(def), null, 2) + '\n');
         return;
       }
       let jobs: number | undefined;
@@ -69,7 +70,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       process.once('SIGTERM', onSig);
       let run;
       try {
-        run = await runBake(def, { root: rootOf(command), build: engine, targets, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build: engine, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);

@@ -63,7 +63,8 @@ test('stdlib functions bake files use', () => {
   assert.equal(ev('${join(",", ["a", "b"])}'), 'a,b');
   assert.deepEqual(ev('${split(",", "a,b")}'), ['a', 'b']);
   assert.equal(ev('${format("%s-%03d-%v", "x", 7, true)}'), 'x-007-true');
-  assert.equal(ev('${coalesce("", null, "z")}'), 'z');
+  assert.equal(ev('${coalesce(null, "z")}'), 'z');
+  assert.equal(ev('${coalesce("", "z")}'), '', 'an empty string is not null');
   assert.deepEqual(ev('${concat(["a"], ["b", "c"])}'), ['a', 'b', 'c']);
   assert.equal(ev('${contains(["a", "b"], "b")}'), true);
   assert.equal(ev('${trimprefix("v1.0", "v")}${trimsuffix("a.tar", ".tar")}'), '1.0a');

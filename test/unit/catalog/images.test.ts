@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readBakeFiles, loadBake } from '../../../src/bake/parse.js';
-import { select, printView } from '../../../src/bake/resolve.js';
+import { loadBake, printView, readBakeFiles } from '../../../src/bake/index.js';
 import { parseDockerfile } from '../../../src/frontend/index.js';
 import { editsFromDockerfile, expandVars, readDockerfile, scanRefs, stagesOf } from '../../../src/catalog/index.js';
 
@@ -16,8 +15,8 @@ async function resolved() {
   const prev = process.cwd();
   process.chdir(root);
   try {
-    const def = await loadBake(await readBakeFiles(['images/docker-bake.hcl'], root), { env: {} });
-    return printView(def, select(def, ['default'])).target as Record<string, { context: string; dockerfile: string; contexts?: Record<string, string>; args?: Record<string, string>; tags?: string[] }>;
+    const def = await loadBake(await readBakeFiles(['images/docker-bake.hcl'], root), { env: {}, targets: ['default'] });
+    return printView(def).target as Record<string, { context: string; dockerfile: string; contexts?: Record<string, string>; args?: Record<string, string>; tags?: string[] }>;
   } finally {
     process.chdir(prev);
   }
