@@ -26,7 +26,7 @@ function ulimit(s: string): void {
   if (hard !== undefined && soft! > hard) throw new InputError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
 }
 
-/** Runs buildx's pre-build checks; `cwd` resolves relative paths, `env` the environment. */
+/** Runs buildx's pre-build checks (and fills a tar output's default dest); `cwd` resolves relative paths. */
 export function checkTarget(t: Target, cwd: string, env: Record<string, string | undefined>): void {
   const where = `target "${t.name}"`;
   if (t.context === '-') throw new InputError(`${where}: context from stdin not allowed in bake`);
@@ -58,7 +58,9 @@ export function checkTarget(t: Target, cwd: string, env: Record<string, string |
       if (fs.existsSync(abs(o.dest)) && !fs.statSync(abs(o.dest)).isDirectory()) throw new InputError(`${where}: destination directory ${o.dest} is a file`);
     }
     if (file) {
-      const dest = o.dest || (o.type === 'docker' ? '' : '-');
+      // buildx writes a tar without a destination to stdout, and --print shows that as dest "-"
+      if (!o.dest && o.type !== 'docker') o.dest = '-';
+      const dest = o.dest;
       if (dest === '-') {
         if (stdout) throw new InputError(`${where}: multiple outputs configured to write to stdout`);
         stdout = true;

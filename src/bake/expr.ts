@@ -43,9 +43,18 @@ export function typeName(v: Value): string {
   return typeof v;
 }
 
+const DECIMAL = new Intl.NumberFormat('en-US', { useGrouping: false, maximumSignificantDigits: 15 });
+
+/**
+ * Numbers as cty prints them: integers in full, others in plain decimal notation. cty computes in
+ * 512-bit floats, stratum in 64-bit ones; rounding to 15 significant digits hides the 64-bit
+ * noise (0.1 + 0.2 is "0.3" in both), but a result with more digits than that (10 / 3) prints
+ * shorter here.
+ */
 export function formatNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0);
-  return String(n);
+  if (!Number.isFinite(n)) throw new ExprError(`${n} is not a number HCL can hold`);
+  if (Number.isInteger(n)) return BigInt(n).toString();
+  return DECIMAL.format(n);
 }
 
 export function toStr(v: Value, what = 'value'): string {

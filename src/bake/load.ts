@@ -319,8 +319,9 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
   }
 
   function resolveAll(i: Instance): void {
+    const nested = i.block.body.blocks[0];
+    if (nested) throw where(nested.pos, `${i.block.type} "${i.block.label}": unsupported block "${nested.type}"`);
     for (const a of i.block.body.attrs) resolveAttr(i, a.name);
-    if (i.block.body.blocks.length) throw fail(i.block, i.block.body.blocks[0]!.type, `unsupported block "${i.block.body.blocks[0]!.type}"`);
     if (i.group && !i.done.has('targets')) throw fail(i.block, undefined, 'the argument "targets" is required');
   }
 

@@ -174,11 +174,20 @@ async function parseHcl(f: BakeFile): Promise<RawBody> {
   return body;
 }
 
+/** Line of a nested `name {` block header at or after `from`, if there is one. */
+function nestedBlockLine(text: string, name: string, from: number): number | undefined {
+  const lines = text.split('\n');
+  const re = new RegExp(`^\\s*${esc(name)}\\s*("[^"]*"\\s*)*\\{`);
+  for (let i = from; i < lines.length; i++) if (re.test(lines[i]!)) return i + 1;
+  return undefined;
+}
+
 function hclBody(raw: Record<string, Value>, type: string, pos: Pos, text: string): RawBody {
   const body: RawBody = { attrs: [], blocks: [], pos, text };
   for (const [k, v] of Object.entries(raw)) {
-    if (NESTED_BLOCKS[type]?.includes(k) && Array.isArray(v) && v.every(isObj)) {
-      for (const b of v) body.blocks.push({ type: k, label: '', pos: { file: pos.file, line: attrLine(text, k, pos.line) }, body: hclBody(b, k, pos, text) });
+    const blockLine = Array.isArray(v) && v.every(isObj) ? nestedBlockLine(text, k, pos.line) : undefined;
+    if (blockLine !== undefined && (NESTED_BLOCKS[type]?.includes(k) || attrLine(text, k, pos.line) === pos.line)) {
+      for (const b of v as Record<string, Value>[]) body.blocks.push({ type: k, label: '', pos: { file: pos.file, line: blockLine }, body: hclBody(b, k, pos, text) });
       continue;
     }
     body.attrs.push({ name: k, expr: v, pos: { file: pos.file, line: attrLine(text, k, pos.line) } });
@@ -191,7 +200,7 @@ function parseJson(f: BakeFile): RawBody {
   try {
     doc = JSON.parse(f.data);
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = (e as Error).message.replace(/\s*\n\s*/g, ' ');
     const m = /position (\d+)/.exec(msg);
     throw new SourceError(f.name, m ? lineOf(f.data, Number(m[1])) : 1, 1, `malformed JSON: ${msg}`);
   }

@@ -3,15 +3,18 @@
  * sections, `-- NAME --` on a line of its own. `args` holds the command line after `bake`
  * (`--print` is implied), `env` KEY=VALUE lines, `expect` what differs from a plain comparison,
  * `stdin` what `-f -` reads; every other section is a file of the case (a name ending in `/` is
- * an empty directory).
+ * an empty directory; `NAME @sshkey` is an SSH private key made when the case is written, since
+ * buildx reads the keys an ssh entry names).
  *
  * `expect` lines:
  *   fails                      buildx fails; stratum must fail too (exit 2, one line, no stack)
  *   differs REASON             a deliberate difference: buildx succeeds, stratum refuses
+ *   differs-value REASON       a known difference: both print, and what they print differs
  *   stratum-error REGEXP       the refusal (or failure) stratum must print
  *   unordered group.NAME       compare that group's target list as a set (buildx's map order)
  *   unordered target.NAME.KEY  likewise for a target's list attribute
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -23,6 +26,7 @@ export interface CorpusCase {
   stdin?: string;
   fails: boolean;
   differs?: string;
+  differsValue?: string;
   stratumError?: RegExp;
   unordered: string[];
 }
@@ -68,6 +72,7 @@ export function parseCase(name: string, text: string): CorpusCase {
       for (const line of body.split('\n').map((l) => l.trim())) {
         if (line === 'fails') c.fails = true;
         else if (line.startsWith('differs ')) c.differs = line.slice('differs '.length);
+        else if (line.startsWith('differs-value ')) c.differsValue = line.slice('differs-value '.length);
         else if (line.startsWith('stratum-error ')) c.stratumError = new RegExp(line.slice('stratum-error '.length));
         else if (line.startsWith('unordered ')) c.unordered.push(line.slice('unordered '.length));
         else if (line) throw new Error(`${name}: unknown expect line ${JSON.stringify(line)}`);
@@ -88,6 +93,12 @@ export function loadCorpus(dir: string): CorpusCase[] {
 /** Writes a case's files under `dir`. */
 export function writeCase(c: CorpusCase, dir: string): void {
   for (const [name, body] of Object.entries(c.files)) {
+    if (name.endsWith(' @sshkey')) {
+      const p = path.join(dir, name.slice(0, -' @sshkey'.length));
+      const r = spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bake-corpus', '-f', p], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${c.name}: ssh-keygen failed: ${r.error?.message ?? r.stderr}`);
+      continue;
+    }
     const p = path.join(dir, name);
     if (name.endsWith('/')) {
       fs.mkdirSync(p, { recursive: true });
