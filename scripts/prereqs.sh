@@ -15,6 +15,7 @@ packages=(
   buildah       # the peer builder the tests and benchmark compare against
   docker-registry apache2-utils openssl  # a real registry on loopback (htpasswd, TLS) for tests
   chromium      # renders the bake report in tests
+  openssh-client  # ssh-keygen: keys for the ssh cases of the bake parity corpus
   python3 ca-certificates util-linux iproute2
 )
 if [ "$(id -u)" -ne 0 ]; then
@@ -32,6 +33,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # docker-registry's package starts a service we do not use; tests start their own on free ports.
 systemctl disable --now docker-registry >/dev/null 2>&1 || true
+
+# buildx, built from its Go module, is the oracle of the bake parity test
+# (test/integration/bake/buildx-parity.test.ts reads the version from this line). It is built once
+# into a directory of its own under $STRATUM_TOOLS and reused; a build that fails leaves nothing.
+BUILDX_VERSION=v0.38.2
+tools=${STRATUM_TOOLS:-/var/tmp/stratum-tools}
+buildx_dir="$tools/buildx-$BUILDX_VERSION"
+if [ ! -x "$buildx_dir/buildx" ]; then
+  if ! command -v go >/dev/null; then
+    echo "building buildx $BUILDX_VERSION needs Go (1.26.8 or newer, https://go.dev/dl/) on the PATH" >&2
+    exit 3
+  fi
+  rm -rf "$buildx_dir.partial"
+  mkdir -p "$buildx_dir.partial"
+  echo "building buildx $BUILDX_VERSION from its Go module into $buildx_dir (a few minutes, once)" >&2
+  GOFLAGS=-mod=mod GOBIN="$buildx_dir.partial" go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION"
+  mv "$buildx_dir.partial" "$buildx_dir"
+fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq

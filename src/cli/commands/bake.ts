@@ -34,8 +34,8 @@ export function register(program: Command): void {
     .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable; a glob matches target names)', collect, [])
     .option('--var <name=value>', 'set a variable (wins over the environment; repeatable)', collect, [])
     .option('--print', 'print the resolved definition as JSON (as docker buildx bake --print) and exit')
-    .option('--push', 'shorthand for --set "*.push=true": push the tags of every tagged target once built')
-    .option('--load', 'shorthand for --set "*.load=true" (images always go to the local image store)')
+    .option('--push', 'push the tags of every tagged target once built (with --print: as --set "*.push=true")')
+    .option('--load', 'images always go to the local image store (with --print: as --set "*.load=true")')
     .option('--no-cache', 'shorthand for --set "*.no-cache=true": do not use the build cache')
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
@@ -44,9 +44,10 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
+Bake files are read as docker buildx bake v0.38.2 reads them; --print shows what it shows.
 Targets depend on each other through contexts: contexts = { base = "target:base" } builds "base"
 first and gives its image to the dependent as the named context "base". Variables take their
-values from the environment (TAG=dev stratum bake). A failing target skips its dependents;
+values from --var and the environment (TAG=dev stratum bake). A failing target skips its dependents;
 without --keep-going nothing new starts after a failure.
 Each target's full log is kept under ROOT/bake/<run-id>/logs/ (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum); "stratum report" renders
 the last run as an HTML page.

@@ -19,8 +19,9 @@ import { StratumError } from '../../../src/util/errors.js';
 import { bakeFiles, loadCorpus, normalize, writeCase, type CorpusCase } from '../../helpers/bake-corpus.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BUILDX_VERSION = 'v0.38.2';
-const BUILDX = process.env.STRATUM_BUILDX ?? `/var/tmp/stratum-tools/buildx-${BUILDX_VERSION}/buildx`;
+// the one pin of the buildx version is in scripts/prereqs.sh, which builds it
+const BUILDX_VERSION = /^BUILDX_VERSION=(\S+)$/m.exec(fs.readFileSync(path.join(ROOT, 'scripts/prereqs.sh'), 'utf8'))![1]!;
+const BUILDX = process.env.STRATUM_BUILDX ?? path.join(process.env.STRATUM_TOOLS ?? '/var/tmp/stratum-tools', `buildx-${BUILDX_VERSION}`, 'buildx');
 const skip = fs.existsSync(BUILDX) ? false : `buildx ${BUILDX_VERSION} is not installed at ${BUILDX} (scripts/prereqs.sh builds it; STRATUM_BUILDX names another binary)`;
 const corpus = loadCorpus(path.join(ROOT, 'test/fixtures/bake-corpus'));
 
@@ -117,4 +118,30 @@ test(`bake --print matches buildx ${BUILDX_VERSION} on the corpus`, { skip, time
   process.stdout.write(`# ${summary}\n`);
   assert.equal(failures.length, 0, `${summary}\n\n${failures.join('\n\n')}`);
   assert.ok(nFiles >= 150, `the corpus holds ${nFiles} bake files; the issue asks for at least 150`);
+});
+
+/** A few cases through the command itself: same JSON on stdout, or exit 2 with one line on stderr. */
+test('stratum bake --print, the command, prints what buildx prints and fails as it fails', { skip, timeout: 300_000 }, async () => {
+  const BIN = path.join(ROOT, 'bin/stratum.js');
+  const picked = ['001-empty-default-target', '006-global-attribute', '131-var-flag', '312-set-arg-from-env', '607-print-linked-target', '800-bake-file-env', '415-glob-no-match', '900-differs-unknown-attribute'];
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bake-parity-cli-'));
+  try {
+    for (const c of corpus.filter((x) => picked.includes(x.name))) {
+      const dir = path.join(work, c.name);
+      fs.mkdirSync(dir);
+      writeCase(c, dir);
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', BUILDX_CONFIG: path.join(dir, '.buildx'), DOCKER_CONFIG: path.join(dir, '.docker'), ...c.env };
+      const bx = runBuildx(c, dir, env);
+      const r = spawnSync(process.execPath, [BIN, 'bake', '--print', ...c.args], { cwd: dir, env, input: c.stdin ?? '', encoding: 'utf8' });
+      if (bx.ok && !c.differs) {
+        assert.equal(r.status, 0, `${c.name}: ${r.stderr}`);
+        assert.deepStrictEqual(normalize(JSON.parse(r.stdout), c.unordered), normalize(bx.json, c.unordered), c.name);
+      } else {
+        assert.equal(r.status, 2, `${c.name}: exit ${r.status}: ${r.stderr}`);
+        assert.match(r.stderr, /^error: [^\n]+\n$/, `${c.name}: one line on stderr`);
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 });
