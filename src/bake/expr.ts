@@ -4,7 +4,7 @@
  * operator needs one, "1"/"0" and "true"/"false" convert to bools, a null interpolated into a
  * template is an error, objects iterate in key order.
  */
-import { SPLAT_ITEM, type Node, type TemplatePart } from './expr-parse.js';
+import { parseExpression, parseTemplate, SPLAT_ITEM, type Node, type TemplatePart } from './expr-parse.js';
 import { ExprError, type Value } from './value.js';
 
 export { ExprError, type Value } from './value.js';
@@ -294,4 +294,27 @@ function renderParts(parts: TemplatePart[], scope: Scope): string {
     } else out += toStr(evaluate(p, scope), 'interpolation');
   }
   return out;
+}
+
+/** Evaluates a raw value: strings are templates; containers recurse, object keys too. */
+export function evalRaw(raw: Value, scope: Scope): Value {
+  if (typeof raw === 'string') return evaluate(parseTemplate(raw), scope);
+  if (Array.isArray(raw)) return raw.map((x) => evalRaw(x, scope));
+  if (raw !== null && typeof raw === 'object') {
+    const out: Record<string, Value> = {};
+    for (const [k, v] of Object.entries(raw)) out[k.includes('${') ? toStr(evaluate(parseTemplate(k), scope), 'object key') : k] = evalRaw(v, scope);
+    return out;
+  }
+  return raw;
+}
+
+/** The expression node of a raw value that must be an expression (a type, a parameter name), as hcl2json or a JSON file gives it. */
+export function exprOf(raw: Value): Node | undefined {
+  if (typeof raw !== 'string') return undefined;
+  const m = /^\$\{([\s\S]*)\}$/.exec(raw);
+  try {
+    return parseExpression(m ? m[1]! : raw);
+  } catch {
+    return undefined;
+  }
 }

@@ -6,9 +6,10 @@
  * attribute of that target is evaluated for it, which lets a target read its own attributes.
  * A matrix turns a block into one block per combination, named by its `name` attribute.
  */
-import path from 'node:path';
 import { InputError, SourceError } from '../util/errors.js';
-import { childScope, evaluate, ExprError, parseExpression, parseTemplate, toStr, type HclFunction, type Node, type Scope, type Value } from './expr.js';
+import { childScope, evalRaw, ExprError, exprOf, toStr, type HclFunction, type Scope, type Value } from './expr.js';
+import { specialForms } from './functions-special.js';
+import { setBlockSource } from './paths.js';
 import { stdlib } from './functions.js';
 import type { RawAttr, RawBlock, RawBody } from './syntax.js';
 import { attrLine } from './syntax.js';
@@ -46,29 +47,6 @@ interface Instance {
   group?: Group;
   done: Set<string>;
   busy: Set<string>;
-}
-
-/** Evaluates a raw value: strings are templates; containers recurse, object keys too. */
-export function evalRaw(raw: Value, scope: Scope): Value {
-  if (typeof raw === 'string') return evaluate(parseTemplate(raw), scope);
-  if (Array.isArray(raw)) return raw.map((x) => evalRaw(x, scope));
-  if (raw !== null && typeof raw === 'object') {
-    const out: Record<string, Value> = {};
-    for (const [k, v] of Object.entries(raw)) out[k.includes('${') ? toStr(evaluate(parseTemplate(k), scope), 'object key') : k] = evalRaw(v, scope);
-    return out;
-  }
-  return raw;
-}
-
-/** The expression node of a raw value that must be an expression (a type, a parameter name). */
-function exprOf(raw: Value): Node | undefined {
-  if (typeof raw !== 'string') return undefined;
-  const m = /^\$\{([\s\S]*)\}$/.exec(raw);
-  try {
-    return parseExpression(m ? m[1]! : raw);
-  } catch {
-    return undefined;
-  }
 }
 
 const where = (pos: { file: string; line: number }, msg: string) => new SourceError(pos.file, pos.line, 1, msg);
@@ -110,35 +88,6 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     }
   };
 
-  const special: Scope['special'] = {
-    try: (args, s) => {
-      const errors: string[] = [];
-      for (const a of args) {
-        try {
-          return evaluate(a, s);
-        } catch (e) {
-          if (!(e instanceof ExprError)) throw e;
-          errors.push(e.message);
-        }
-      }
-      throw new ExprError(`try(): no expression succeeded${errors.length ? ` (${errors.join('; ')})` : ''}`);
-    },
-    can: (args, s) => {
-      if (args.length !== 1) throw new ExprError(`can(): expects 1 argument, got ${args.length}`);
-      try {
-        evaluate(args[0]!, s);
-        return true;
-      } catch (e) {
-        if (!(e instanceof ExprError)) throw e;
-        return false;
-      }
-    },
-    convert: (args, s) => {
-      if (args.length !== 2) throw new ExprError(`convert(): expects 2 arguments, got ${args.length}`);
-      return convert(evaluate(args[0]!, s), typeFromNode(args[1]!));
-    },
-  };
-
   const scope: Scope = {
     lookup(name) {
       if (BLOCK_ROOTS.has(name) && !values.has(name)) throw new ExprError(`cannot access ${name} as a variable`);
@@ -146,7 +95,7 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     },
     fn: (name) => userFn(name) ?? stdlib[name],
     ref: (root, names) => (BLOCK_ROOTS.has(root) && names.length ? blockRef(root, names) : undefined),
-    special,
+    special: specialForms,
   };
 
   // ---- variables and top-level attributes ----
@@ -419,19 +368,4 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
       throw fail(b, 'condition', `validation failed: ${text === null ? 'This check failed, but has an invalid error message.' : toStr(text)}`);
     }
   }
-}
-
-/** Records the directories relative paths are rebased to (BUILDX_BAKE_FILE_RELATIVE_PATHS). */
-function setBlockSource(t: Target, b: RawBlock): void {
-  const file = b.pos.file;
-  if (file === '' || file === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(file)) return;
-  const dir = path.dirname(file);
-  t.base.defaultDir = dir;
-  const ctx = b.body.attrs.find((a) => a.name === 'context');
-  if (ctx) {
-    t.base.contextDir = dir;
-    const m = typeof ctx.expr === 'string' ? /^\$\{\s*target(?:\.([A-Za-z0-9_-]+)|\["([^"]+)"\])\.context\s*\}$/.exec(ctx.expr) : null;
-    t.base.contextRef = m ? (m[1] ?? m[2]) : undefined;
-  }
-  if (b.body.attrs.some((a) => a.name === 'contexts')) for (const k of Object.keys(t.contexts ?? {})) t.base.contextsDir[k] = dir;
 }

@@ -9,7 +9,7 @@ import { globMatch, isGlob } from './glob.js';
 import type { Config, Group } from './load.js';
 import { applyOverrides, type Overrides } from './overrides.js';
 import { mergeTarget, newTarget, normalizeTarget, uniqueStrings, type Target } from './target.js';
-import { cleanPath } from './paths.js';
+import { rebasePath } from './paths.js';
 import type { TargetDef } from './types.js';
 
 /** Every group and target name the files define (what buildx lists). */
@@ -22,6 +22,11 @@ function matchNames(c: Config, pattern: string): string[] {
   const out = [...c.groups.filter((g) => globMatch(pattern, g.name)).map((g) => g.name), ...c.targets.filter((t) => globMatch(pattern, t.name)).map((t) => t.name)];
   if (!out.length) throw new InputError(`could not find any target matching ${JSON.stringify(pattern)}`);
   return out;
+}
+
+function unknownName(c: Config, n: string): string {
+  const known = definedNames(c).sort();
+  return `unknown target or group "${n}"${known.length ? ` (defined: ${known.join(', ')})` : ''}`;
 }
 
 /** A group's targets (nested groups expanded) and the groups met; a name with no group is a target. */
@@ -62,7 +67,7 @@ export function resolveTarget(c: Config, name: string, o: Overrides): Target {
     if (visited.has(n)) return visited.get(n)!;
     visited.set(n, null);
     const own = c.targets.find((t) => t.name === n);
-    if (!own) throw new InputError(`failed to find target ${n}`);
+    if (!own) throw new InputError(n === name ? unknownName(c, n) : `target "${[...visited.keys()].at(-2) ?? name}" inherits unknown target "${n}"`);
     const parents = newTarget(n);
     for (const p of own.inherits ?? []) {
       const pt = resolve(p);
@@ -128,6 +133,7 @@ function loadLinks(c: Config, name: string, t: Target, m: Map<string, Target>, o
     if (path.includes(dep)) throw new InputError(`infinite loop from ${name} to ${dep}`);
     let t2 = m.get(dep);
     if (!t2) {
+      if (!c.targets.some((x) => x.name === dep)) throw new InputError(`target "${name}": context refers to unknown target "${dep}"`);
       t2 = resolveTarget(c, dep, o);
       t2.output = [{ type: 'cacheonly', dest: '', attrs: {} }];
       t2.linked = true;
@@ -140,41 +146,6 @@ function loadLinks(c: Config, name: string, t: Target, m: Map<string, Target>, o
       throw new InputError(`target ${dep} can't be used by ${name} because its platforms [${t.platforms!.join(' ')}] are not a subset of [${t2.platforms!.join(' ')}]`);
     }
   }
-}
-
-export const isRemoteUrl = (s: string) => /^(https?:\/\/|git@|git:\/\/|ssh:\/\/|github\.com\/)/.test(s) || /^[^:]+\.git(#.*)?$/.test(s);
-
-const SPECIAL = /^(cwd:\/\/|target:|docker-image:|oci-layout:\/\/)/;
-
-/** A context path relative to the bake file's directory (BUILDX_BAKE_FILE_RELATIVE_PATHS). */
-export function rebasePath(base: string, p: string): string {
-  if (base === '' || p === '' || SPECIAL.test(p) || isRemoteUrl(p) || p.startsWith('/')) return p;
-  return cleanPath(`${base}/${p}`);
-}
-
-/** Rebases every target's context paths onto the directory of the file that set them. */
-export function rebaseContextPaths(c: Config): void {
-  const byName = new Map(c.targets.map((t) => [t.name, t]));
-  for (const t of c.targets) {
-    const ref = t.base.contextRef !== undefined ? byName.get(t.base.contextRef) : undefined;
-    if (ref) {
-      if (ref.base.contextDir !== undefined) t.base.contextDir = ref.base.contextDir;
-      else if (ref.base.defaultDir !== undefined) t.base.contextDir = ref.base.defaultDir;
-    }
-    if (t.context !== undefined) {
-      if (t.base.contextDir !== undefined) t.context = rebasePath(t.base.contextDir, t.context);
-    } else if (t.base.defaultDir !== undefined) t.base.useDefault = true;
-    for (const [k, v] of Object.entries(t.contexts ?? {})) {
-      const dir = t.base.contextsDir[k];
-      if (dir !== undefined) t.contexts![k] = rebasePath(dir, v);
-    }
-  }
-}
-
-/** The context as buildx passes it on: cleaned, with `cwd://` taken off. */
-export function finalContext(ctx: string): string {
-  if (ctx.startsWith('cwd://')) return cleanPath(ctx.slice('cwd://'.length));
-  return isRemoteUrl(ctx) ? ctx : cleanPath(ctx);
 }
 
 /** `target:NAME` references in a target's contexts. */

@@ -361,10 +361,11 @@ test('errors name the file and line', async () => {
   await check([hcl('variable "V" {\n  default = "x"\n  validation {\n    condition = V == "y"\n    error_message = "V must be y"\n  }\n}\ntarget "a" {}\n')], ['a'], /validation failed: V must be y/, 'docker-bake.hcl', 4);
   // what buildx reports without a position has none here either, but is still a one-line input error
   const plain = async (src: string, targets: string[], re: RegExp) => assert.rejects(loadBake([hcl(src)], { env: {}, targets }), (e: unknown) => e instanceof InputError && re.test(e.message));
-  await plain('target "a" {}\n\ngroup "g" {\n  targets = ["a", "nope"]\n}\n', ['g'], /failed to find target nope/);
-  await plain('target "a" {\n  contexts = { base = "target:missing" }\n}\n', ['a'], /failed to find target missing/);
+  await plain('target "a" {}\n\ngroup "g" {\n  targets = ["a", "nope"]\n}\n', ['g'], /unknown target or group "nope" \(defined: a, g\)/);
+  await plain('target "a" {\n  contexts = { base = "target:missing" }\n}\n', ['a'], /target "a": context refers to unknown target "missing"/);
+  await plain('target "a" {\n  inherits = ["b"]\n}\ntarget "b" {\n  inherits = ["c"]\n}\n', ['a'], /target "b" inherits unknown target "c"/);
   await plain('target "a" {\n  contexts = { x = "target:b" }\n}\ntarget "b" {\n  contexts = { y = "target:a" }\n}\n', ['a'], /infinite loop from b to a/);
-  await plain('target "a" {}', ['zz'], /failed to find target zz/);
+  await plain('target "a" {}', ['zz'], /unknown target or group "zz" \(defined: a\)/);
 });
 
 test('an inheritance cycle is broken where it closes, as buildx does', async () => {
