@@ -52,7 +52,8 @@ const DECIMAL = new Intl.NumberFormat('en-US', { useGrouping: false, maximumSign
  * shorter here.
  */
 export function formatNumber(n: number): string {
-  if (!Number.isFinite(n)) throw new ExprError(`${n} is not a number HCL can hold`);
+  if (Number.isNaN(n)) throw new ExprError('NaN is not a number HCL can hold');
+  if (!Number.isFinite(n)) return n > 0 ? '+Inf' : '-Inf';
   if (Number.isInteger(n)) return BigInt(n).toString();
   return DECIMAL.format(n);
 }
@@ -263,7 +264,7 @@ function binary(op: string, ln: Node, rn: Node, scope: Scope): Value {
     case '*':
       return a * b;
     case '/':
-      if (b === 0) throw new ExprError('division by zero');
+      // cty divides by zero into an infinity (which no string or JSON can hold)
       return a / b;
     case '%':
       if (b === 0) throw new ExprError('modulo by zero');

@@ -192,7 +192,7 @@ export function semverCheck(version: string, constraint: string): boolean {
   const groups = constraint.split('||').map((part) => {
     // "1.2 - 1.4" is ">= 1.2, <= 1.4"
     const ranged = part.replace(new RegExp(`\\s*(${CV})\\s+-\\s+(${CV})\\s*`, 'g'), (_m, a: string, ...rest: string[]) => ` >= ${a}, <= ${rest[5]} `);
-    if (!ranged.trim()) return [parseConstraint('*')];
+    if (!ranged.trim()) throw new ExprError(`improper constraint: ${part.trim()}`);
     // the constraints of one group are separated by commas or spaces; an operator may be followed by spaces
     const FIND = new RegExp(`(!=|>=|=>|<=|=<|~>|[=><~^])?\\s*${CV}`, 'g');
     const items: string[] = [];

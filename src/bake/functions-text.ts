@@ -7,6 +7,7 @@ import { ExprError, formatNumber, toBool, toNum, toStr, typeName, type Value } f
 export function jsonEncode(v: Value): string {
   const walk = (x: Value): string => {
     if (x === null) return 'null';
+    if (typeof x === 'number' && !Number.isFinite(x)) throw new ExprError('cannot serialize infinity as JSON');
     if (typeof x === 'number') return formatNumber(x);
     if (typeof x === 'string') return JSON.stringify(x).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     if (typeof x === 'boolean') return String(x);
@@ -32,6 +33,31 @@ function title(s: string): string {
     prev = c;
   }
   return out;
+}
+
+/**
+ * Go maps case one character to one character (ß stays ß in upper case); JavaScript's full
+ * mapping may give two. Keep the character then, unless the rest is only a combining dot (İ → i).
+ */
+function simpleCase(s: string, map: (c: string) => string): string {
+  let out = '';
+  for (const c of s) {
+    const m = [...map(c)];
+    out += m.length === 1 ? m[0] : m.length === 2 && m[1] === '\u0307' ? m[0] : c;
+  }
+  return out;
+}
+
+/** Go's %g for the shortest representation: exponent form below 1e-4 and from 1e6 on. */
+function goG(n: number): string {
+  if (n === 0) return '0';
+  const exp = Math.floor(Math.log10(Math.abs(n)));
+  if (exp < -4 || exp >= 21 || exp >= 6) {
+    const [m, e] = n.toExponential().split('e') as [string, string];
+    const sign = e.startsWith('-') ? '-' : '+';
+    return `${m}e${sign}${e.replace(/^[+-]/, '').padStart(2, '0')}`;
+  }
+  return String(n);
 }
 
 /** Go's url.QueryEscape. */
@@ -91,9 +117,10 @@ function regexReplace(s: string, pattern: string, tpl: string): string {
   });
 }
 
+/** A group that took no part in the match is null, as cty gives it. */
 function regexResult(m: RegExpExecArray): Value {
-  if (m.groups && Object.keys(m.groups).length) return Object.fromEntries(Object.entries(m.groups).map(([k, v]) => [k, v ?? '']));
-  if (m.length > 1) return m.slice(1).map((x) => x ?? '');
+  if (m.groups && Object.keys(m.groups).length) return Object.fromEntries(Object.entries(m.groups).map(([k, v]) => [k, v ?? null]));
+  if (m.length > 1) return m.slice(1).map((x) => x ?? null);
   return m[0];
 }
 
@@ -132,7 +159,8 @@ export function format(fmt: string, args: Value[]): string {
         break;
       case 'g':
       case 'G':
-        s = formatNumber(toNum(a));
+        s = goG(toNum(a));
+        if (verb === 'G') s = s.toUpperCase();
         break;
       case 't':
         s = toBool(a) ? 'true' : 'false';
@@ -145,7 +173,8 @@ export function format(fmt: string, args: Value[]): string {
         break;
       case 'x':
       case 'X':
-        s = typeof a === 'string' ? Buffer.from(a).toString('hex') : Math.trunc(toNum(a)).toString(16);
+        if (typeof a !== 'number') throw new ExprError(`format(): unsupported value for "%${verb}": a number is required`);
+        s = Math.trunc(a).toString(16);
         if (verb === 'X') s = s.toUpperCase();
         break;
       default:
@@ -194,8 +223,8 @@ const str = (name: string, a: Value[], n: number) => {
 const hash = (alg: string) => (a: Value[]) => createHash(alg).update(str(alg, a, 1)[0]!).digest('hex');
 
 export const textFunctions: Record<string, (a: Value[]) => Value> = {
-  lower: (a) => str('lower', a, 1)[0]!.toLowerCase(),
-  upper: (a) => str('upper', a, 1)[0]!.toUpperCase(),
+  lower: (a) => simpleCase(str('lower', a, 1)[0]!, (c) => c.toLowerCase()),
+  upper: (a) => simpleCase(str('upper', a, 1)[0]!, (c) => c.toUpperCase()),
   title: (a) => title(str('title', a, 1)[0]!),
   strlen: (a) => graphemes(str('strlen', a, 1)[0]!).length,
   reverse: (a) => graphemes(str('reverse', a, 1)[0]!).reverse().join(''),
@@ -211,7 +240,8 @@ export const textFunctions: Record<string, (a: Value[]) => Value> = {
   },
   replace: (a) => {
     const [s, what, by] = str('replace', a, 3) as [string, string, string];
-    return s.split(what).join(by);
+    // like Go, an empty search string matches before every character and at the end
+    return what === '' ? by + [...s].join(by) + (s ? by : '') : s.split(what).join(by);
   },
   regex_replace: (a) => {
     const [s, re, by] = str('regex_replace', a, 3) as [string, string, string];

@@ -9,7 +9,8 @@
  * `expect` lines:
  *   fails                      buildx fails; stratum must fail too (exit 2, one line, no stack)
  *   differs REASON             a deliberate difference: buildx succeeds, stratum refuses
- *   differs-value REASON       a known difference: both print, and what they print differs
+ *   differs-value REASON       a known difference in what is computed: the outcomes differ (one
+ *                              prints something else, or accepts what the other refuses)
  *   stratum-error REGEXP       the refusal (or failure) stratum must print
  *   unordered group.NAME       compare that group's target list as a set (buildx's map order)
  *   unordered target.NAME.KEY  likewise for a target's list attribute
