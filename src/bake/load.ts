@@ -125,10 +125,33 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
         if (e instanceof ExprError) throw where(attr.pos, `attribute "${name}": ${e.message}`);
         throw e;
       }
+      // an attribute shadows a variable of its name, but the environment still overrides it
+      const env = vb ? envOverride(name, false) : undefined;
+      if (env) {
+        const current = v;
+        try {
+          v = fromEnv(name, env[0], env[1], undefined, current);
+        } catch (e) {
+          throw where(attr.pos, `attribute "${name}": ${(e as Error).message}`);
+        }
+      }
     } else v = variableValue(vb!);
     busyVars.delete(name);
     values.set(name, v);
     return v;
+  }
+
+  /** The environment's value for a variable, and whether it is NAME_JSON (read for a typed variable, or when NAME is not set). */
+  function envOverride(name: string, favorJSON: boolean): [string, boolean] | undefined {
+    const plain = opt.lookupVar(name);
+    if (plain === undefined || favorJSON) {
+      const jn = `${name}_JSON`;
+      if (!vars.has(jn) && !Object.prototype.hasOwnProperty.call(opt.builtins, jn)) {
+        const j = opt.lookupVar(jn);
+        if (j !== undefined) return [j, true];
+      }
+    }
+    return plain === undefined ? undefined : [plain, false];
   }
 
   function variableValue(b: RawBlock): Value {
@@ -138,18 +161,6 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     const type = varType(b);
     const typed = type !== undefined || exprOf(attrOf(b, 'type')?.expr ?? '')?.t === 'var';
     const def = attrOf(b, 'default');
-    // NAME_JSON is read for a typed variable, or when NAME itself is not set
-    const override = (favorJSON: boolean): [string, boolean] | undefined => {
-      const plain = opt.lookupVar(name);
-      if (plain === undefined || favorJSON) {
-        const jn = `${name}_JSON`;
-        if (!vars.has(jn) && !Object.prototype.hasOwnProperty.call(opt.builtins, jn)) {
-          const j = opt.lookupVar(jn);
-          if (j !== undefined) return [j, true];
-        }
-      }
-      return plain === undefined ? undefined : [plain, false];
-    };
     let v: Value | undefined;
     if (def) {
       v = at(b, 'default', () => evalRaw(def.expr, scope));
@@ -164,7 +175,7 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
         });
       }
     }
-    const env = override(typed);
+    const env = envOverride(name, typed);
     if (!env) return v === undefined ? (typed ? null : '') : v;
     const current = v;
     try {

@@ -145,3 +145,16 @@ test('stratum bake --print, the command, prints what buildx prints and fails as 
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+/** The project's own catalogs, as real-world bake files. */
+test('the catalogs of this repository print the same with buildx and stratum', { skip, timeout: 120_000 }, async () => {
+  for (const file of ['images/docker-bake.hcl', 'examples/offline/docker-bake.hcl']) {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', BUILDX_CONFIG: path.join(os.tmpdir(), 'bake-parity-buildx-config') };
+    const c: CorpusCase = { name: file, args: ['-f', file, 'default'], env: {}, files: {}, fails: false, unordered: [] };
+    const bx = runBuildx(c, ROOT, env);
+    assert.ok(bx.ok, `${file}: buildx fails: ${bx.error}`);
+    const st = await runStratum(c, ROOT, env);
+    assert.ok(st.ok, `${file}: stratum fails: ${st.error}`);
+    assert.deepStrictEqual(st.json, bx.json, file);
+  }
+});
