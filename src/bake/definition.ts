@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { InputError } from '../util/errors.js';
 import { checkTarget } from './checks.js';
+import { filesFromEnv, readBakeFiles } from './files.js';
 import { evaluateBodies } from './load.js';
 import { parseOverrides } from './overrides.js';
 import { finalContext, rebaseContextPaths } from './paths.js';
@@ -157,7 +158,6 @@ export interface CliInput {
 
 /** `bake [TARGETS] -f ... --set ... --var ...` → the resolved definition, as buildx reads its flags. */
 export async function definitionFromCli(inp: CliInput): Promise<BakeDefinition> {
-  const { readBakeFiles, filesFromEnv } = await import('./files.js');
   for (const t of inp.targets) if (/^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/.test(t)) throw new InputError(`remote bake definitions are not supported by stratum: ${t}`);
   const names = inp.files.length ? inp.files : await filesFromEnv(inp.env, inp.cwd);
   const files = await readBakeFiles(names, inp.cwd, inp.stdin);
