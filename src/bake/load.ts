@@ -244,7 +244,10 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     }
     for (const i of insts) resolveAll(i);
     const keys = root === 'target' ? ['name', ...Object.keys(TARGET_ATTRS)] : ['name', 'description', 'targets'];
-    return { value: Object.fromEntries(keys.map((k) => [k, instValue(last, k)])), used: 1 };
+    const whole: Record<string, Value> = Object.fromEntries(keys.map((k) => [k, instValue(last, k)]));
+    // buildx's target value has a policy attribute too (stratum refuses policy, so it is always empty)
+    if (root === 'target') whole.policy = [];
+    return { value: whole, used: 1 };
   }
 
   function instValue(i: Instance, attr: string): Value {

@@ -183,9 +183,12 @@ export function decodeAttr(t: Target, key: string, v: Value): void {
 /** What `target.NAME.ATTR` evaluates to: the decoded field as an HCL value (null when unset). */
 export function attrValue(t: Target, key: string): Value {
   if (key === 'name') return t.name;
+  if (key === 'description') return t.description ?? '';
   const rec = t as unknown as Record<string, unknown>;
   const v = rec[key];
-  if (v === undefined) return null;
+  // an unset list of entries reads as an empty list, other unset attributes as null
+  const kind = TARGET_ATTRS[key];
+  if (v === undefined) return kind === 'attest' || kind === 'cache' || kind === 'output' || kind === 'secret' || kind === 'ssh' ? [] : null;
   switch (TARGET_ATTRS[key]) {
     case 'attest':
       return (v as Attest[]).map((a) => ({ ...a.attrs, type: a.type, ...(a.disabled ? { disabled: 'true' } : {}) }));
