@@ -309,10 +309,15 @@ export function evalRaw(raw: Value, scope: Scope): Value {
   return raw;
 }
 
-/** The expression node of a raw value that must be an expression (a type, a parameter name), as hcl2json or a JSON file gives it. */
-export function exprOf(raw: Value): Node | undefined {
+/**
+ * The expression node of a raw value that must be an expression or a keyword (a type, a parameter
+ * name). hcl2json gives an HCL expression as `${...}` and a quoted string as itself, which is no
+ * keyword; in a JSON file a string is read as the expression it spells.
+ */
+export function exprOf(raw: Value, json = false): Node | undefined {
   if (typeof raw !== 'string') return undefined;
   const m = /^\$\{([\s\S]*)\}$/.exec(raw);
+  if (!m && !json) return { t: 'lit', v: raw };
   try {
     return parseExpression(m ? m[1]! : raw);
   } catch {

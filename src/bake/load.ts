@@ -103,7 +103,7 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
   function varType(b: RawBlock): VarType | undefined {
     const t = attrOf(b, 'type');
     if (!t) return undefined;
-    const n = exprOf(t.expr);
+    const n = exprOf(t.expr, b.body.json);
     if (!n) throw fail(b, 'type', 'type must be a type expression such as string or list(string)');
     if (n.t === 'lit' && n.v === null) return undefined;
     return at(b, 'type', () => typeFromNode(n));
@@ -159,7 +159,7 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     for (const a of b.body.attrs) if (!['default', 'type', 'description'].includes(a.name)) throw fail(b, a.name, `unsupported argument "${a.name}" (a variable takes default, type, description and validation blocks)`);
     for (const nb of b.body.blocks) if (nb.type !== 'validation') throw fail(b, nb.type, `unsupported block "${nb.type}"`);
     const type = varType(b);
-    const typed = type !== undefined || exprOf(attrOf(b, 'type')?.expr ?? '')?.t === 'var';
+    const typed = type !== undefined;
     const def = attrOf(b, 'default');
     let v: Value | undefined;
     if (def) {
@@ -199,13 +199,13 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     if (!result) throw fail(b, undefined, `empty result not allowed for ${name}`);
     if (!paramsAttr) throw fail(b, undefined, `empty params not allowed for ${name}`);
     const keyword = (raw: Value, attr: string): string => {
-      const n = typeof raw === 'string' ? exprOf(raw) : undefined;
+      const n = typeof raw === 'string' ? exprOf(raw, b.body.json) : undefined;
       if (!n || n.t !== 'var') throw fail(b, attr, 'each parameter name must be an identifier');
       return n.name;
     };
     let list = paramsAttr.expr;
     if (typeof list === 'string') {
-      const n = exprOf(list);
+      const n = exprOf(list, b.body.json);
       if (!n || n.t !== 'tuple' || !n.items.every((i) => i.t === 'var')) throw fail(b, 'params', 'params must be a list of parameter names');
       list = n.items.map((i) => (i as { name: string }).name);
     }
@@ -315,7 +315,7 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     for (const s of matrixScopes(b)) {
       const name = nameAttr ? at(b, 'name', () => toStr(evalRaw(nameAttr.expr, s), 'name')) : b.label;
       if (!NAME_RE.test(name)) throw fail(b, 'name', `invalid name "${name}": only "[a-zA-Z0-9_-]+" are allowed`);
-      if (out.some((i) => i.name === name)) throw fail(b, nameAttr ? 'name' : undefined, `duplicate name "${name}"`);
+      if (out.some((i) => i.name === name)) throw fail(b, nameAttr ? 'name' : undefined, `duplicate name "${name}"${nameAttr ? '' : ' (a matrix of several combinations needs a "name" that differs between them)'}`);
       const inst: Instance = { block: b, name, scope: s, done: new Set(), busy: new Set() };
       if (b.type === 'target') inst.target = newTarget(name);
       else inst.group = { name, description: '', targets: [] };

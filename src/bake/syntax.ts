@@ -37,6 +37,8 @@ export interface RawBody {
   pos: Pos;
   /** The file's text, for finding attribute lines. */
   text: string;
+  /** From a JSON file: a string where HCL wants a keyword (a type, a parameter) is read as one. */
+  json?: boolean;
 }
 
 /** Top-level block types, and the nested block types each body may hold. */
@@ -209,7 +211,7 @@ function parseJson(f: BakeFile): RawBody {
 }
 
 function jsonBody(obj: Record<string, Value>, type: string, pos: Pos, text: string, top = false): RawBody {
-  const body: RawBody = { attrs: [], blocks: [], pos, text };
+  const body: RawBody = { attrs: [], blocks: [], pos, text, json: true };
   const blockTypes = top ? TOP_BLOCKS : new Set(NESTED_BLOCKS[type] ?? []);
   for (const [k, v] of Object.entries(obj)) {
     if (k === '//') continue; // a comment in HCL's JSON syntax
