@@ -1,4 +1,5 @@
 /** Which bake files are read: -f (`-` is stdin, `cwd://` is taken off), BUILDX_BAKE_FILE, or the defaults. */
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../util/errors.js';
@@ -6,6 +7,9 @@ import type { BakeFile } from './types.js';
 
 /** buildx's default lookup order (compose files aside: stratum reads bake files only). */
 export const DEFAULT_BAKE_FILES = ['docker-bake.json', 'docker-bake.hcl', 'docker-bake.override.json', 'docker-bake.override.hcl'];
+
+/** The compose files buildx also reads by default; stratum does not, so it will not guess without them. */
+const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
 
 /** The files BUILDX_BAKE_FILE names (separated by BUILDX_BAKE_PATH_SEPARATOR, default `:`). */
 export async function filesFromEnv(env: Record<string, string | undefined>, cwd: string): Promise<string[]> {
@@ -29,6 +33,8 @@ export async function filesFromEnv(env: Record<string, string | undefined>, cwd:
 /** Reads the files named by -f (`-` is stdin), or the default ones present in `cwd`. */
 export async function readBakeFiles(names: string[], cwd = process.cwd(), stdin: AsyncIterable<unknown> = process.stdin): Promise<BakeFile[]> {
   if (names.length === 0) {
+    const compose = COMPOSE_FILES.find((n) => fsSync.existsSync(path.join(cwd, n)));
+    if (compose) throw new InputError(`${compose} is here, and docker buildx bake would read it too; stratum reads bake files only: name them with -f`);
     const found: BakeFile[] = [];
     for (const n of DEFAULT_BAKE_FILES) {
       const data = await fs.readFile(path.join(cwd, n), 'utf8').catch(() => undefined);
