@@ -3,13 +3,13 @@
  * `--print` shows (shaped and escaped as buildx prints it).
  */
 import os from 'node:os';
-import { InputError } from '../util/errors.js';
+import { InputError, SourceError } from '../util/errors.js';
 import { checkTarget } from './checks.js';
 import { filesFromEnv, readBakeFiles } from './files.js';
 import { evaluateBodies } from './load.js';
 import { parseOverrides } from './overrides.js';
 import { finalContext, rebaseContextPaths } from './paths.js';
-import { definedNames, readTargets, targetDeps } from './resolve.js';
+import { definedNames, errorAt, readTargets, targetDeps } from './resolve.js';
 import { parseFile } from './syntax.js';
 import { toDef } from './target.js';
 import type { BakeDefinition, BakeFile, GroupDef, TargetDef } from './types.js';
@@ -61,7 +61,12 @@ export async function loadBake(files: BakeFile[], opts: LoadOptions = {}): Promi
   const def: BakeDefinition = { groups: {}, targets: {}, sources: {}, requested: all ? [] : r.requested, linked: [] };
   for (const [name, g] of r.groups) def.groups[name] = { ...(g.description ? { description: g.description } : {}), targets: [...g.targets] };
   for (const [name, t] of r.targets) {
-    checkTarget(t, opts.cwd ?? process.cwd(), env);
+    try {
+      checkTarget(t, opts.cwd ?? process.cwd(), env);
+    } catch (e) {
+      if (e instanceof InputError && !(e instanceof SourceError)) throw errorAt(cfg, name, e.message);
+      throw e;
+    }
     t.context = finalContext(t.context!);
     def.targets[name] = toDef(t);
     if (t.linked) def.linked.push(name);

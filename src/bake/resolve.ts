@@ -4,7 +4,7 @@
  * every level, defaults filled in, `target:` contexts pulled in as linked targets, and the
  * checks buildx makes before it would build (or print).
  */
-import { InputError } from '../util/errors.js';
+import { InputError, SourceError } from '../util/errors.js';
 import { globMatch, isGlob } from './glob.js';
 import type { Config, Group } from './load.js';
 import { applyOverrides, type Overrides } from './overrides.js';
@@ -22,6 +22,12 @@ function matchNames(c: Config, pattern: string): string[] {
   const out = [...c.groups.filter((g) => globMatch(pattern, g.name)).map((g) => g.name), ...c.targets.filter((t) => globMatch(pattern, t.name)).map((t) => t.name)];
   if (!out.length) throw new InputError(`could not find any target matching ${JSON.stringify(pattern)}`);
   return out;
+}
+
+/** An error about a target or group, at its definition when a file defines it. */
+export function errorAt(c: Config, name: string, msg: string): InputError {
+  const src = c.sources[name];
+  return src ? new SourceError(src.file, src.line, 1, msg) : new InputError(msg);
 }
 
 function unknownName(c: Config, n: string): string {
@@ -67,7 +73,10 @@ export function resolveTarget(c: Config, name: string, o: Overrides): Target {
     if (visited.has(n)) return visited.get(n)!;
     visited.set(n, null);
     const own = c.targets.find((t) => t.name === n);
-    if (!own) throw new InputError(n === name ? unknownName(c, n) : `target "${[...visited.keys()].at(-2) ?? name}" inherits unknown target "${n}"`);
+    if (!own) {
+      const child = [...visited.keys()].at(-2);
+      throw n === name || child === undefined ? new InputError(unknownName(c, n)) : errorAt(c, child, `target "${child}" inherits unknown target "${n}"`);
+    }
     const parents = newTarget(n);
     for (const p of own.inherits ?? []) {
       const pt = resolve(p);
@@ -101,7 +110,11 @@ export function readTargets(c: Config, names: string[], opts: ResolveOptions): R
   const groups = new Map<string, Group>();
   for (const name of requested) {
     const r = resolveGroup(c, name);
-    for (const tn of r.targets) targets.set(tn, resolveTarget(c, tn, opts.overrides));
+    for (const tn of r.targets) {
+      const holder = tn === name ? undefined : c.groups.find((g) => r.groups.includes(g.name) && g.targets.includes(tn));
+      if (holder && !c.targets.some((t) => t.name === tn)) throw errorAt(c, holder.name, `group "${holder.name}" names unknown target "${tn}"`);
+      targets.set(tn, resolveTarget(c, tn, opts.overrides));
+    }
     for (const gn of r.groups) {
       const g = c.groups.find((x) => x.name === gn);
       if (g) groups.set(gn, g);
@@ -129,11 +142,11 @@ function loadLinks(c: Config, name: string, t: Target, m: Map<string, Target>, o
   for (const v of Object.values(t.contexts ?? {})) {
     if (!v.startsWith('target:')) continue;
     const dep = v.slice('target:'.length);
-    if (dep === name) throw new InputError(`target ${dep} cannot link to itself`);
-    if (path.includes(dep)) throw new InputError(`infinite loop from ${name} to ${dep}`);
+    if (dep === name) throw errorAt(c, name, `target ${dep} cannot link to itself`);
+    if (path.includes(dep)) throw errorAt(c, name, `infinite loop from ${name} to ${dep} through target: contexts`);
     let t2 = m.get(dep);
     if (!t2) {
-      if (!c.targets.some((x) => x.name === dep)) throw new InputError(`target "${name}": context refers to unknown target "${dep}"`);
+      if (!c.targets.some((x) => x.name === dep)) throw errorAt(c, name, `target "${name}": context refers to unknown target "${dep}"`);
       t2 = resolveTarget(c, dep, o);
       t2.output = [{ type: 'cacheonly', dest: '', attrs: {} }];
       t2.linked = true;
@@ -143,7 +156,7 @@ function loadLinks(c: Config, name: string, t: Target, m: Map<string, Target>, o
     // entitlements a dependency needs are needed by its users too
     if (t2.entitlements?.length) t.entitlements = uniqueStrings([...(t.entitlements ?? []), ...t2.entitlements]);
     if ((t.platforms?.length ?? 0) > 1 && (t2.platforms?.length ?? 0) > 1 && !t.platforms!.every((p) => t2.platforms!.includes(p))) {
-      throw new InputError(`target ${dep} can't be used by ${name} because its platforms [${t.platforms!.join(' ')}] are not a subset of [${t2.platforms!.join(' ')}]`);
+      throw errorAt(c, name, `target ${dep} can't be used by ${name} because its platforms [${t.platforms!.join(' ')}] are not a subset of [${t2.platforms!.join(' ')}]`);
     }
   }
 }

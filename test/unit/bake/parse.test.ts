@@ -359,12 +359,13 @@ test('errors name the file and line', async () => {
   await check([{ name: 'x.json', data: '{\n "target": {\n  "a": {,}\n }\n}' }], [], /malformed JSON/, 'x.json', 3);
   await check([hcl('targte "a" {}\n')], [], /unknown block type "targte"/, 'docker-bake.hcl', 1);
   await check([hcl('variable "V" {\n  default = "x"\n  validation {\n    condition = V == "y"\n    error_message = "V must be y"\n  }\n}\ntarget "a" {}\n')], ['a'], /validation failed: V must be y/, 'docker-bake.hcl', 4);
-  // what buildx reports without a position has none here either, but is still a one-line input error
+  await check([hcl('target "a" {}\n\ngroup "g" {\n  targets = ["a", "nope"]\n}\n')], ['g'], /group "g" names unknown target "nope"/, 'docker-bake.hcl', 3);
+  await check([hcl('target "a" {\n  contexts = { base = "target:missing" }\n}\n')], ['a'], /target "a": context refers to unknown target "missing"/, 'docker-bake.hcl', 1);
+  await check([hcl('target "a" {\n  inherits = ["b"]\n}\ntarget "b" {\n  inherits = ["c"]\n}\n')], ['a'], /target "b" inherits unknown target "c"/, 'docker-bake.hcl', 4);
+  await check([hcl('target "a" {\n  contexts = { x = "target:b" }\n}\ntarget "b" {\n  contexts = { y = "target:a" }\n}\n')], ['a'], /infinite loop from b to a/, 'docker-bake.hcl', 4);
+  await check([hcl('target "a" {\n  output = ["type=local"]\n}\n')], ['a'], /target "a": dest is required for local exporter/, 'docker-bake.hcl', 1);
+  // a name asked for on the command line has no position, but is still a one-line input error
   const plain = async (src: string, targets: string[], re: RegExp) => assert.rejects(loadBake([hcl(src)], { env: {}, targets }), (e: unknown) => e instanceof InputError && re.test(e.message));
-  await plain('target "a" {}\n\ngroup "g" {\n  targets = ["a", "nope"]\n}\n', ['g'], /unknown target or group "nope" \(defined: a, g\)/);
-  await plain('target "a" {\n  contexts = { base = "target:missing" }\n}\n', ['a'], /target "a": context refers to unknown target "missing"/);
-  await plain('target "a" {\n  inherits = ["b"]\n}\ntarget "b" {\n  inherits = ["c"]\n}\n', ['a'], /target "b" inherits unknown target "c"/);
-  await plain('target "a" {\n  contexts = { x = "target:b" }\n}\ntarget "b" {\n  contexts = { y = "target:a" }\n}\n', ['a'], /infinite loop from b to a/);
   await plain('target "a" {}', ['zz'], /unknown target or group "zz" \(defined: a\)/);
 });
 
