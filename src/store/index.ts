@@ -3,8 +3,10 @@ export { ImageStore } from './images.js';
 export { MemberIndex, type MemberPlace } from './members.js';
 export { normalizeRef, LOCAL_REGISTRY, type ParsedRef } from './reference.js';
 export { withFileLock } from './lock.js';
+export { secureStoreRoot } from './root.js';
 export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
 export * from './types.js';
+export { checkManifest, checkIndex, checkImageConfig } from './validate.js';
 export {
   storeLock,
   withStoreLock,
@@ -14,6 +16,7 @@ export {
   storeUsage,
   prune,
   checkStore,
+  clearLeftovers,
   diskUsage,
   parseSize,
   parseDuration,
@@ -24,4 +27,5 @@ export {
   type PruneOptions,
   type PruneReport,
   type Problem,
+  type CheckOptions,
 } from './gc.js';
