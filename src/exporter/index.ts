@@ -1,5 +1,5 @@
-export { writeLayer, layerMediaType, LAYER_FORMAT, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
-export { applyLayer, openLayerStream, type ApplyOptions } from './apply.js';
+export { writeLayer, layerMediaType, layerMemoKey, parseLayerMemoKey, treeDiffID, LAYER_FORMAT, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
+export { applyLayer, openLayerStream, verifyLayerBlob, type ApplyOptions, type LayerBlob } from './apply.js';
 export { writeImage, collectBlobs, readManifest, pickPlatform } from './image.js';
 export { exportOciLayout, importOciLayout } from './oci.js';
 export { exportDockerArchive } from './docker.js';

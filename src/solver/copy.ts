@@ -119,7 +119,7 @@ async function resolveSources(
     const src = ctx.lex.expandWord(raw, env);
     if (from) {
       const f = await fromState(ctx, from);
-      if (f.kind === 'dir') out.push(plain({ root: f.dir, kind: 'context' }, [src], false));
+      if (f.kind === 'dir') out.push(plain(f.source, [src], false));
       else out.push({ root: { root: '', kind: 'rootfs' }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
       continue;
     }
@@ -251,7 +251,7 @@ async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: 
       await applyLayer(
         { path: file, mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar' },
         target,
-        { format: 'flat' },
+        { format: 'flat', archive: true },
       );
     } finally {
       if (tmp) await rm(tmp, { force: true });

@@ -8,7 +8,7 @@ import {
   exportRootfs,
   writeImage,
   writeLayer,
-  LAYER_FORMAT,
+  layerMemoKey,
   type LayerInfo,
 } from '../exporter/index.js';
 import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
@@ -59,7 +59,7 @@ export function feedsImage(ctx: BuildContext, stageIndex: number): boolean {
 
 /** Which layer of a snapshot: its compression, its timestamp clamp, and the layer writer's format. */
 function memoKeyOf(ctx: BuildContext): string {
-  return `${ctx.opts.compression ?? 'gzip'}:${ctx.opts.sourceDateEpoch ?? ''}:v${LAYER_FORMAT}`;
+  return layerMemoKey(ctx.opts.compression ?? 'gzip', ctx.opts.sourceDateEpoch);
 }
 
 async function makeLayer(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
