@@ -2,3 +2,4 @@ export { build, HOST_PLATFORM, loadDockerfile, rebuildTimeOf } from './build.js'
 export { dryRun, type DryRunStage, type DryRunStep } from './dryrun.js';
 export { Session, defaultRoot } from './session.js';
 export * from './types.js';
+export { storeCheck, type StoreCheckReport } from './check.js';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { run } from '../util/exec.js';
 import { hashFile } from '../util/hash.js';
 import { pidAlive } from './lock.js';
+import { secureStoreRoot } from './root.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { ContentStore } from './content.js';
 import { ImageStore } from './images.js';
@@ -119,6 +120,7 @@ function unlinkQuietly(file: string): void {
  * while one waits or holds it. Locks of processes that died are ignored.
  */
 export async function storeLock(root: string, mode: LockMode, opts: LockOptions = {}): Promise<Release> {
+  secureStoreRoot(path.resolve(root));
   const dir = lockDir(root);
   // The shared path runs at the start and end of every build: tiny synchronous calls, no thread-pool round trips.
   mkdirSync(dir, { recursive: true });
@@ -662,12 +664,23 @@ export interface Problem {
 }
 
 
+export interface CheckOptions {
+  lock?: LockOptions;
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Checks one snapshot's files against what it claims to hold (the worker knows how: see worker/verify.ts) and
+   * returns what is wrong. Without it only the store's structure is checked.
+   */
+  snapshotContents?: (id: string) => Promise<string | undefined>;
+}
+
 /**
  * Verifies the store: every blob against its digest, every tagged image's blobs present, every snapshot with its
- * `fs` dir and a readable meta naming it, every cache record readable and pointing at an existing snapshot.
+ * `fs` dir and a readable meta naming it (and, with `snapshotContents`, its files), every diff_id link naming a
+ * snapshot that holds that layer, every cache record readable and pointing at an existing snapshot.
  * Holds the shared lock, so it runs beside builds but not beside a prune.
  */
-export async function checkStore(root: string, opts: { lock?: LockOptions; onProgress?: (done: number, total: number) => void } = {}): Promise<Problem[]> {
+export async function checkStore(root: string, opts: CheckOptions = {}): Promise<Problem[]> {
   root = path.resolve(root);
   return withStoreLock(
     root,
@@ -701,6 +714,22 @@ export async function checkStore(root: string, opts: { lock?: LockOptions; onPro
         if (!fsDir?.isDirectory()) problems.push({ kind: 'snapshot', what: s.id, message: 'fs/ directory is missing' });
         if (s.meta && s.meta.id === s.id && fsDir?.isDirectory()) good.add(s.id);
       }
+      const byDiff = path.join(root, 'snapshots', 'by-diffid');
+      for (const name of await fsp.readdir(byDiff).catch(() => [] as string[])) {
+        if (!HEX64.test(name)) continue;
+        const id = (await fsp.readFile(path.join(byDiff, name), 'utf8').catch(() => '')).trim();
+        const meta = snaps.find((s) => s.id === id)?.meta;
+        // A link to a pruned snapshot is harmless (it is not followed); one to a snapshot of other content is not.
+        if (meta && !Object.values(meta.layers).some((l) => l.diffID === `sha256:${name}`)) {
+          problems.push({ kind: 'snapshot', what: id, message: `is filed under diff_id sha256:${name}, which none of its layers has` });
+        }
+      }
+      if (opts.snapshotContents) {
+        for (const id of [...good].sort()) {
+          const wrong = await opts.snapshotContents(id);
+          if (wrong) problems.push({ kind: 'snapshot', what: id, message: wrong });
+        }
+      }
       for (const r of await listCacheRecords(root)) {
         if (!r.file.endsWith('.json')) continue;
         const rel = path.relative(root, r.file);
@@ -717,6 +746,25 @@ export async function checkStore(root: string, opts: { lock?: LockOptions; onPro
     },
     opts.lock,
   );
+}
+
+/**
+ * Clears what killed builds left (mounts, containers, staging in tmp/) when nobody is using the store, and says
+ * what went; undefined when the store is in use (then a build's staging cannot be told from a leftover).
+ */
+export async function clearLeftovers(root: string): Promise<{ unmounted: number; containers: number; removed: number; bytes: number } | undefined> {
+  root = path.resolve(root);
+  const release = await tryExclusive(root);
+  if (!release) return undefined;
+  try {
+    const tmp = path.join(root, 'tmp');
+    const before = (await diskUsage([tmp])).get(tmp) ?? 0;
+    const swept = await sweepTmp(root);
+    const after = (await diskUsage([tmp])).get(tmp) ?? 0;
+    return { ...swept, bytes: Math.max(0, before - after) };
+  } finally {
+    await release();
+  }
 }
 
 /** "10GB", "512MiB", "1.5g", "1000" -> bytes. */
