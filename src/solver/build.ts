@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import dockerignore from '@balena/dockerignore';
 import {
   parseDockerfile,
   planStages,
   toCommands,
+  ShellExpansionError,
   ShellLex,
   automaticPlatformArgs,
   hostPlatform,
@@ -13,12 +13,12 @@ import {
   type Plan,
   type Stage,
 } from '../frontend/index.js';
-import { InputError, StratumError } from '../util/errors.js';
+import { InputError, SourceError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
 import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
-import type { SourceRoot } from '../worker/sources.js';
+import { contextSource, type SourceRoot } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
@@ -136,28 +136,6 @@ export function rebuildTimeOf(df: Dockerfile): Date | undefined {
   return undefined;
 }
 
-/** The .dockerignore rules (Dockerfile-specific first), in the form SourceRoot takes them. */
-async function loadDockerignore(contextDir: string, dockerfile?: string): Promise<Pick<SourceRoot, 'ignored' | 'ignoreHasExceptions'>> {
-  const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(contextDir, '.dockerignore')];
-  for (const f of candidates) {
-    if (!f) continue;
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    const patterns = text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'));
-    // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
-    const ig = dockerignore.default().add(patterns);
-    return { ignored: (rel: string) => ig.ignores(rel), ignoreHasExceptions: patterns.some((p) => p.startsWith('!')) };
-  }
-  return {};
-}
-
 export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
   const contextDir = path.resolve(opts.context);
   let st: ReturnType<typeof statSync>;
@@ -191,7 +169,7 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     lex,
     rebuildTime: rebuildTimeOf(df),
     contextDir,
-    contextSource: { root: contextDir, kind: 'context', ...(await loadDockerignore(contextDir, opts.dockerfile)) },
+    contextSource: contextSource(contextDir, opts.dockerfile),
     stages,
     stageState: (ref) => {
       const stage = findStage(plan, ref);
@@ -344,37 +322,14 @@ async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState,
   const text = cmd.ins.text ?? cmd.ins.original;
   const startedAt = Date.now();
   ctx.emit({ kind: 'step-start', stage: scope.name, step: n, total, text, time: startedAt });
-  let cached = false;
+  let cached: boolean;
   let next: StageState;
-  switch (cmd.kind) {
-    case 'arg':
-      next = declareArgs(ctx, scope, state, cmd);
-      break;
-    case 'run': {
-      const r = await runStep(ctx, scope, state, cmd, n);
-      next = r.state;
-      cached = r.cached;
-      ctx.counters.total++;
-      if (cached) ctx.counters.cached++;
-      break;
-    }
-    case 'copy':
-    case 'add': {
-      const r = await copyStep(ctx, scope, state, cmd);
-      next = r.state;
-      cached = r.cached;
-      ctx.counters.total++;
-      if (cached) ctx.counters.cached++;
-      break;
-    }
-    case 'workdir': {
-      const r = await workdirStep(ctx, scope, state, cmd);
-      next = r.state;
-      cached = r.cached;
-      break;
-    }
-    default:
-      next = applyMetadata(ctx, scope, state, cmd);
+  try {
+    ({ next, cached } = await dispatchStep(ctx, scope, state, cmd, n));
+  } catch (e) {
+    // A word that cannot be expanded is the Dockerfile's mistake: say where, as the frontend does.
+    if (e instanceof ShellExpansionError) throw new SourceError(ctx.df.file, cmd.ins.line, cmd.ins.column, `${cmd.ins.keyword}: ${e.message}`);
+    throw e;
   }
   // Compress a new layer of the image while later steps run, instead of all at export.
   if (!cached && next.chain.length > state.chain.length && feedsImage(ctx, scope.stage.index)) {
@@ -382,6 +337,27 @@ async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState,
   }
   ctx.emit({ kind: 'step-done', stage: scope.name, step: n, cached, time: Date.now(), durationMs: Date.now() - startedAt });
   return next;
+}
+
+async function dispatchStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number): Promise<{ next: StageState; cached: boolean }> {
+  switch (cmd.kind) {
+    case 'arg':
+      return { next: declareArgs(ctx, scope, state, cmd), cached: false };
+    case 'run':
+    case 'copy':
+    case 'add': {
+      const r = cmd.kind === 'run' ? await runStep(ctx, scope, state, cmd, n) : await copyStep(ctx, scope, state, cmd);
+      ctx.counters.total++;
+      if (r.cached) ctx.counters.cached++;
+      return { next: r.state, cached: r.cached };
+    }
+    case 'workdir': {
+      const r = await workdirStep(ctx, scope, state, cmd);
+      return { next: r.state, cached: r.cached };
+    }
+    default:
+      return { next: applyMetadata(ctx, scope, state, cmd), cached: false };
+  }
 }
 
 /** ARG changes no snapshot: RUN keys include the declared args through their environment. */

@@ -7,7 +7,7 @@ import { runContainer } from '../worker/executor.js';
 import type { SpecMount } from '../worker/runc-spec.js';
 import { STANDARD_MOUNT_POINTS } from '../worker/runc-spec.js';
 import { resolveUser } from '../worker/users.js';
-import { collectSources, hashSources } from '../worker/sources.js';
+import { collectSources, contextSource, hashSources, materializeSource, type SourceRoot } from '../worker/sources.js';
 import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import { cacheKey } from './cache.js';
@@ -138,14 +138,14 @@ async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
   if (m.from) {
     const from = await fromState(ctx, m.from);
     if (from.kind === 'state') return `${settings}:${from.state.key}`;
-    const items = await collectSources({ root: from.dir, kind: 'context' }, [m.source ?? '/'], `RUN --mount from=${m.from}`);
+    const items = await collectSources(from.source, [m.source ?? '/'], `RUN --mount from=${m.from}`);
     return `${settings}:${await hashSources(items, { withOwners: false })}`;
   }
   const items = await collectSources(ctx.contextSource, [m.source ?? '/'], 'RUN --mount');
   return `${settings}:${await hashSources(items, { withOwners: false })}`;
 }
 
-type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; dir: string };
+type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; source: SourceRoot };
 
 /** Resolves a `from=` / `--from=` value: a stage, a named context, or an image. */
 export async function fromState(ctx: BuildContext, ref: string): Promise<FromSource> {
@@ -156,8 +156,24 @@ export async function fromState(ctx: BuildContext, ref: string): Promise<FromSou
     return { kind: 'state', state: await p };
   }
   const named = ctx.opts.contexts?.[ref];
-  if (named?.kind === 'local') return { kind: 'dir', dir: path.resolve(named.path) };
+  // A named directory is a build context too, with its own .dockerignore.
+  if (named?.kind === 'local') return { kind: 'dir', source: contextSource(named.path) };
   return { kind: 'state', state: await ctx.imageState(ref) };
+}
+
+/**
+ * The host path a bind mount of a context shows. With .dockerignore rules it is a tree of its own holding only
+ * what they let through (a `.env` the rules exclude must not be readable by RUN), as COPY sees it; without
+ * rules, the context directory itself.
+ */
+async function contextView(ctx: BuildContext, src: SourceRoot, rel: string, where: string, cleanups: (() => Promise<void>)[]): Promise<string> {
+  if (!src.ignored) return resolveInContext(src.root, rel, where);
+  const items = await collectSources(src, [rel], where);
+  if (items.length !== 1) throw new InputError(`${where}: source=${rel} matches ${items.length} paths; a bind mount shows one`);
+  const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
+  await mkdir(dir);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return materializeSource(items[0]!, dir);
 }
 
 const cacheMountsByDir = new Map<string, CacheMounts>();
@@ -205,7 +221,7 @@ async function prepareMount(
       let source: string;
       if (m.from) {
         const from = await fromState(ctx, m.from);
-        if (from.kind === 'dir') source = await resolveInContext(from.dir, m.source ?? '/', where);
+        if (from.kind === 'dir') source = await contextView(ctx, from.source, m.source ?? '/', where, cleanups);
         else {
           const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
           await mountReadonlyOverlay(lowerDirs(ctx.session, from.state.chain), dir, ctx.session.snapshots.emptyDir);
@@ -216,7 +232,7 @@ async function prepareMount(
           source = await resolveInRoot(dir, m.source ?? '/');
         }
       } else {
-        source = await resolveInContext(ctx.contextDir, m.source ?? '/', where);
+        source = await contextView(ctx, ctx.contextSource, m.source ?? '/', where, cleanups);
       }
       if (m.readonly) return { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] };
       // A writable bind must not change its source: writes go to a throwaway upper dir, as BuildKit discards them.
