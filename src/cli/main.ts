@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { StratumError } from '../util/errors.js';
+import { describeError } from './errors.js';
 type Module = { register: (program: Command) => void };
 
 // Each command's module is loaded only when that command runs (or for --help of all), so a
@@ -65,12 +65,10 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
-    } else if (e instanceof StratumError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
+      const { message, exitCode } = describeError(e);
+      process.stderr.write(`error: ${message}\n`);
+      process.exitCode = exitCode;
     }
   }
 }

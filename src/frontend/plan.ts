@@ -106,6 +106,21 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     }
   };
 
+  // Quotes in ENV, ARG and LABEL values are only read when the step runs: find a broken one before anything does.
+  for (const c of commands) {
+    if (c.kind !== 'env' && c.kind !== 'label' && c.kind !== 'arg') continue;
+    for (const p of c.pairs) {
+      for (const w of [p.key, p.value ?? '']) {
+        try {
+          lex.checkSyntax(w);
+        } catch (e) {
+          if (e instanceof ShellExpansionError) throw new SourceError(df.file, c.ins.line, c.ins.column, `${c.ins.keyword}: ${e.message} in ${JSON.stringify(w.slice(0, 200))}`);
+          throw e;
+        }
+      }
+    }
+  }
+
   let i = 0;
   for (; i < commands.length; i++) {
     const c = commands[i] as Command;
