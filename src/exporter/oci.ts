@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { ContentStore } from '../store/content.js';
 import { normalizeRef } from '../store/reference.js';
 import { isIndexMediaType, MediaTypes, REF_NAME_ANNOTATION, type Descriptor, type Index } from '../store/types.js';
+import { checkIndex } from '../store/validate.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { writeOutput } from './atomic.js';
 import { collectBlobs, pickPlatform } from './image.js';
@@ -63,13 +64,13 @@ function sameRef(a: string, b: string): boolean {
  */
 export async function importOciLayout(store: ContentStore, dir: string, ref?: string): Promise<Descriptor> {
   const layoutDir = path.resolve(dir);
-  let idx: Index;
+  let raw: unknown;
   try {
-    idx = JSON.parse(await fsp.readFile(path.join(layoutDir, 'index.json'), 'utf8')) as Index;
+    raw = JSON.parse(await fsp.readFile(path.join(layoutDir, 'index.json'), 'utf8'));
   } catch (e) {
     throw new InputError(`${layoutDir} is not an OCI image layout (cannot read index.json: ${(e as Error).message})`);
   }
-  const entries = idx.manifests ?? [];
+  const entries = checkIndex(raw, `${layoutDir}/index.json`).manifests;
   let chosen: Descriptor | undefined;
   if (ref !== undefined) {
     chosen = entries.find((m) => {

@@ -33,6 +33,8 @@ export interface Plan {
   /** Values usable in FROM: automatic platform args plus the global ARGs that have a value. */
   globalEnv: Record<string, string>;
   stages: Stage[];
+  /** Stage index by lower-cased name. */
+  byName: Map<string, number>;
   target: number;
   order: number[];
 }
@@ -146,6 +148,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
   }
 
   const stages: Stage[] = [];
+  const byName = new Map<string, number>();
   for (; i < commands.length; i++) {
     const c = commands[i] as Command;
     if (c.kind === 'from') {
@@ -153,9 +156,12 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       if (baseImage === '') throw new SourceError(df.file, c.ins.line, c.ins.column, `base name (${c.image}) should not be blank`);
       const st: Stage = { index: stages.length, baseImage, from: c, commands: [], deps: { stages: [], contexts: [] } };
       if (c.name !== undefined) {
-        const dup = stages.find((s) => s.name === c.name);
-        if (dup) throw new SourceError(df.file, c.ins.line, c.ins.column, `duplicate stage name ${JSON.stringify(c.name)} (first defined on line ${dup.from.ins.line})`);
+        const dup = byName.get(c.name);
+        if (dup !== undefined) {
+          throw new SourceError(df.file, c.ins.line, c.ins.column, `duplicate stage name ${JSON.stringify(c.name)} (first defined on line ${stages[dup]!.from.ins.line})`);
+        }
         st.name = c.name;
+        byName.set(c.name, st.index);
       }
       if (c.platform !== undefined) st.platform = expand(c.platform, globalEnv, c);
       stages.push(st);
@@ -163,11 +169,6 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       (stages[stages.length - 1] as Stage).commands.push(c);
     }
   }
-
-  const byName = new Map<string, number>();
-  stages.forEach((s) => {
-    if (s.name) byName.set(s.name, s.index);
-  });
 
   for (const st of stages) {
     const base = byName.get(st.baseImage.toLowerCase());
@@ -188,7 +189,8 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
           else if (Object.prototype.hasOwnProperty.call(globalEnv, p.key)) env[p.key] = globalEnv[p.key] as string;
         }
       } else if (c.kind === 'env') {
-        const snapshot = { ...env };
+        // Pairs see the values from before the instruction; copying only when there are several keeps it linear.
+        const snapshot = c.pairs.length > 1 ? { ...env } : env;
         for (const p of c.pairs) env[safeExpand(lex, p.key, snapshot)] = safeExpand(lex, p.value, snapshot);
       } else if (c.kind === 'copy' && c.from !== undefined) {
         resolveRef(st, safeExpand(lex, c.from, env), c);
@@ -233,24 +235,50 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     targetIdx = t;
   }
 
+  return { globalArgs, globalEnv, stages, byName, target: targetIdx, order: buildOrder(stages, targetIdx, df.file) };
+}
+
+/** The stage a `--from`, mount `from=` or base names: by name (case-insensitive), else by index. */
+export function findStage(plan: Plan, ref: string): Stage | undefined {
+  const named = plan.byName.get(ref.toLowerCase());
+  if (named !== undefined) return plan.stages[named];
+  if (/^\d+$/.test(ref)) return plan.stages[Number(ref)];
+  return undefined;
+}
+
+/**
+ * The stages the target needs, each after the stages it depends on. Iterative (a depth-first walk with an explicit
+ * stack): a chain of tens of thousands of stages must not overflow the call stack.
+ */
+function buildOrder(stages: Stage[], target: number, file: string): number[] {
   const order: number[] = [];
   const state = new Map<number, 'visiting' | 'done'>();
-  const visit = (idx: number, path: number[]): void => {
-    const s = state.get(idx);
-    if (s === 'done') return;
-    const st = stages[idx] as Stage;
-    if (s === 'visiting') {
-      const cycle = [...path.slice(path.indexOf(idx)), idx].map((n) => stages[n]?.name ?? String(n));
-      throw new SourceError(df.file, st.from.ins.line, st.from.ins.column, `circular dependency detected on stage ${st.name ?? idx}: ${cycle.join(' -> ')}`);
-    }
+  const stack: { idx: number; deps: number[] }[] = [];
+  const enter = (idx: number) => {
     state.set(idx, 'visiting');
-    for (const d of [...st.deps.stages].sort((a, b) => a - b)) visit(d, [...path, idx]);
-    state.set(idx, 'done');
-    order.push(idx);
+    stack.push({ idx, deps: [...(stages[idx] as Stage).deps.stages].sort((a, b) => b - a) });
   };
-  visit(targetIdx, []);
-
-  return { globalArgs, globalEnv, stages, target: targetIdx, order };
+  enter(target);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const d = top.deps.pop();
+    if (d === undefined) {
+      stack.pop();
+      state.set(top.idx, 'done');
+      order.push(top.idx);
+      continue;
+    }
+    const s = state.get(d);
+    if (s === 'done') continue;
+    if (s === 'visiting') {
+      const from = stack.findIndex((f) => f.idx === d);
+      const cycle = [...stack.slice(from).map((f) => f.idx), d].map((n) => stages[n]?.name ?? String(n));
+      const st = stages[d] as Stage;
+      throw new SourceError(file, st.from.ins.line, st.from.ins.column, `circular dependency detected on stage ${st.name ?? d}: ${cycle.join(' -> ')}`);
+    }
+    enter(d);
+  }
+  return order;
 }
 
 function safeExpand(lex: ShellLex, word: string, env: Record<string, string>): string {

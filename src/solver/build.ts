@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   parseDockerfile,
   planStages,
+  findStage,
   toCommands,
   ShellExpansionError,
   ShellLex,
@@ -64,6 +65,8 @@ export interface StageScope {
   noCache: boolean;
   /** Set once the stage has its own CMD, so a later ENTRYPOINT keeps it. */
   cmdSet?: boolean;
+  /** expansionEnv's last answer, kept while the image ENV is the same list, and updated in place by setArg. */
+  envCache?: { envList: string[] | undefined; env: Record<string, string>; fromEnv: Set<string> };
 }
 
 /** Builds a Dockerfile into an image in the local store, then writes the requested outputs. */
@@ -208,13 +211,6 @@ function registryPuller(session: Session, opts: BuildOptions): ImageResolver {
   };
 }
 
-export function findStage(plan: Plan, ref: string): Stage | undefined {
-  const lower = ref.toLowerCase();
-  const byName = plan.stages.find((s) => s.name?.toLowerCase() === lower);
-  if (byName) return byName;
-  if (/^\d+$/.test(ref)) return plan.stages[Number(ref)];
-  return undefined;
-}
 
 /** Starts every stage the target needs (independent ones run at once) and waits for the target. */
 async function buildStages(ctx: BuildContext, target: number, controller: AbortController): Promise<StageState> {
@@ -307,15 +303,33 @@ async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageS
   return stateFromManifest(ctx.session, desc, ctx.platform);
 }
 
-/** Values visible to word expansion: stage ARGs, then ENV (ENV wins, as in Docker). */
+/**
+ * Values visible to word expansion: stage ARGs, then ENV (ENV wins, as in Docker). Read-only for callers: it is
+ * kept and reused until the ENV list changes, so a stage with thousands of ARGs takes linear time, not quadratic.
+ */
 export function expansionEnv(scope: StageScope, state: StageState): Record<string, string> {
+  const envList = state.config.config?.Env ?? undefined;
+  if (scope.envCache && scope.envCache.envList === envList) return scope.envCache.env;
   const env: Record<string, string> = {};
   for (const [k, v] of scope.args) if (v !== undefined) env[k] = v;
-  for (const kv of state.config.config?.Env ?? []) {
+  const fromEnv = new Set<string>();
+  for (const kv of envList ?? []) {
     const i = kv.indexOf('=');
-    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    if (i > 0) {
+      env[kv.slice(0, i)] = kv.slice(i + 1);
+      fromEnv.add(kv.slice(0, i));
+    }
   }
+  scope.envCache = { envList, env, fromEnv };
   return env;
+}
+
+function setArg(scope: StageScope, key: string, value: string | undefined): void {
+  scope.args.set(key, value);
+  const c = scope.envCache;
+  if (!c || c.fromEnv.has(key)) return;
+  if (value === undefined) delete c.env[key];
+  else c.env[key] = value;
 }
 
 async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {
@@ -364,7 +378,7 @@ async function dispatchStep(ctx: BuildContext, scope: StageScope, state: StageSt
 function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Extract<Command, { kind: 'arg' }>): StageState {
   for (const pair of cmd.pairs) {
     const value = argValue(pair, ctx.opts.buildArgs ?? {}, (w) => ctx.lex.expandWord(w, expansionEnv(scope, state)), (k) => ctx.automaticArgs[k] ?? ctx.globalArgs.get(k));
-    scope.args.set(pair.key, value);
+    setArg(scope, pair.key, value);
   }
   return state;
 }

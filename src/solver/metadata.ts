@@ -20,11 +20,8 @@ export function applyMetadata(ctx: BuildContext, scope: StageScope, state: Stage
   const where = `${ctx.df.file}:${cmd.ins.line}`;
   switch (cmd.kind) {
     case 'env':
-      for (const { key, value } of cmd.pairs) {
-        const k = x(key);
-        setEnv(cfg, k, x(value));
-        env[k] = x(value);
-      }
+      // Every pair sees the values from before the instruction (`ENV abc=bye def=$abc` gives def the old abc).
+      for (const { key, value } of cmd.pairs) setEnv(cfg, x(key), x(value));
       break;
     case 'label':
       cfg.Labels ??= {};

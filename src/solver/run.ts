@@ -11,7 +11,8 @@ import { collectSources, contextSource, hashSources, materializeSource, type Sou
 import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import { cacheKey } from './cache.js';
-import { expansionEnv, findStage, type BuildContext, type StageScope } from './build.js';
+import { findStage } from '../frontend/index.js';
+import { expansionEnv, type BuildContext, type StageScope } from './build.js';
 import { shellOf, historyText } from './metadata.js';
 import { cloneState, DEFAULT_PATH, type StageState } from './state.js';
 import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from './steps.js';
