@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Session } from './session.js';
 import { argValue, HOST_PLATFORM, loadDockerfile } from './build.js';
-import { planStages, ShellLex, automaticPlatformArgs } from '../frontend/index.js';
+import { planStages, ShellExpansionError, ShellLex, automaticPlatformArgs } from '../frontend/index.js';
+import { SourceError } from '../util/errors.js';
 import { envMap } from './state.js';
 import type { BuildOptions } from './types.js';
 
@@ -48,13 +49,19 @@ export async function dryRun(opts: BuildOptions): Promise<{ dockerfile: string; 
     const args: Record<string, string> = {};
     const steps: DryRunStep[] = [];
     for (const cmd of stage.commands) {
-      if (cmd.kind === 'arg') {
-        for (const p of cmd.pairs) {
-          const v = argValue(p, opts.buildArgs ?? {}, (w) => lex.expandWord(w, { ...args, ...env }), (k) => auto[k] ?? plan.globalEnv[k]);
-          if (v !== undefined) args[p.key] = v;
+      try {
+        if (cmd.kind === 'arg') {
+          for (const p of cmd.pairs) {
+            const v = argValue(p, opts.buildArgs ?? {}, (w) => lex.expandWord(w, { ...args, ...env }), (k) => auto[k] ?? plan.globalEnv[k]);
+            if (v !== undefined) args[p.key] = v;
+          }
         }
+        if (cmd.kind === 'env') for (const p of cmd.pairs) env[p.key] = lex.expandWord(p.value, { ...args, ...env });
+      } catch (e) {
+        // As in a build: a value that cannot be expanded (`${X:?msg}` unset) is the Dockerfile's mistake, at its line.
+        if (e instanceof ShellExpansionError) throw new SourceError(df.file, cmd.ins.line, cmd.ins.column, `${cmd.ins.keyword}: ${e.message}`);
+        throw e;
       }
-      if (cmd.kind === 'env') for (const p of cmd.pairs) env[p.key] = lex.expandWord(p.value, { ...args, ...env });
       const scope = { ...args, ...env };
       const text = cmd.ins.text;
       const expanded = cmd.kind === 'run' ? text : safeExpand(lex, text, scope);
