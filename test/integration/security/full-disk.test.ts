@@ -92,12 +92,12 @@ describe('a full disk', { timeout: 10 * 60_000 }, () => {
     await assertSound('after unpack');
 
     // Copying: less room than the file.
-    let filler = await fillTo(fs.mnt, 20 * MiB);
+    await fillTo(fs.mnt, 20 * MiB);
     assertNoSpace(await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1'], { root }), 'copy');
     await assertSound('after copy');
 
     // Making the layer: room for the copy, not for the copy and its compressed layer.
-    filler = await fillTo(fs.mnt, 60 * MiB);
+    const filler = await fillTo(fs.mnt, 60 * MiB);
     assertNoSpace(await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1'], { root }), 'export');
     await assertSound('after export');
 
