@@ -9,6 +9,7 @@ packages=(
   runc          # runs RUN steps (the OCI runtime)
   mmdebstrap    # bootstraps Debian base images
   git           # ADD of git sources; fixture repositories
+  binutils      # readelf: stratum verify reads the dynamic sections of an image's ELF files
   attr          # getfattr/setfattr: overlayfs opaque dirs in layers
   zstd xz-utils bzip2  # zstd layers; ADD of compressed archives
   skopeo umoci  # independent judges of the OCI images in tests

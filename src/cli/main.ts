@@ -10,6 +10,8 @@ const COMMANDS: Record<string, () => Promise<Module>> = {
   images: () => import('./commands/images.js'),
   rmi: () => import('./commands/images.js'),
   tag: () => import('./commands/tag.js'),
+  run: () => import('./commands/run.js'),
+  verify: () => import('./commands/verify.js'),
   push: () => import('./commands/push.js'),
   pull: () => import('./commands/pull.js'),
   login: () => import('./commands/login.js'),
@@ -54,6 +56,9 @@ program
 async function main(): Promise<void> {
   try {
     const wanted = requestedCommand(process.argv.slice(2));
+    // `run IMAGE CMD...` hands everything after the image to the command, as `docker run` does; that needs the
+    // program's own options to stop at the subcommand, which other commands do not want (`build . --root X`).
+    if (wanted === 'run') program.enablePositionalOptions();
     const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
     const loaded = new Set<Module>();
     for (const load of loaders) {

@@ -62,6 +62,23 @@ export async function withDetachedDir(session: Session, fn: (root: string) => Pr
   }
 }
 
+/**
+ * Runs `fn` on a writable rootfs of the chain whose changes are thrown away afterwards (`stratum run`, the checks
+ * of `stratum verify`): a container needs a writable root, and nothing it does may reach a snapshot.
+ */
+export async function withScratchRootfs<T>(session: Session, chain: ChainEntry[], fn: (rootfs: string) => Promise<T>): Promise<T> {
+  const staging = await session.snapshots.prepare();
+  let mounted = false;
+  try {
+    await mountOverlay(lowerDirs(session, chain), staging.upper, staging.work, staging.merged, session.snapshots.emptyDir);
+    mounted = true;
+    return await fn(staging.merged);
+  } finally {
+    if (mounted) await unmount(staging.merged).catch(() => undefined);
+    await staging.discard();
+  }
+}
+
 /** Mounts a chain read-only for reading (COPY --from, RUN --mount from=); unmounts after `fn`. */
 export async function withReadonlyRootfs<T>(session: Session, chain: ChainEntry[], fn: (root: string) => Promise<T>): Promise<T> {
   const dir = path.join(session.tmp, `ro-${randomBytes(6).toString('hex')}`);
