@@ -104,7 +104,7 @@ export async function ldSoConfDirs(rootfs: string): Promise<string[]> {
       }
       const dir = path.posix.dirname(inc);
       const pattern = new RegExp('^' + path.posix.basename(inc).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
-      let names: string[] = [];
+      let names: string[];
       try {
         names = fs.readdirSync(await resolveInRoot(rootfs, dir)).sort();
       } catch {

@@ -133,7 +133,7 @@ function elfCandidates(rootfs: string): string[] {
 async function rootFindings(rootfs: string, user: string | undefined): Promise<Finding[]> {
   const u = await resolveUser(rootfs, user || 'root');
   if (u.uid !== 0) return [];
-  let passwd = '';
+  let passwd: string;
   try {
     passwd = fs.readFileSync(await resolveInRoot(rootfs, '/etc/passwd'), 'utf8');
   } catch {
