@@ -245,10 +245,15 @@ export class RegistryClient {
 
   /** Closes kept-alive connections. */
   close(): void {
+    // Requests still under way fail now; none of them is retried (or reported as retrying) after this.
+    this.closed = true;
     for (const p of this.endpoints.values()) p.then((e) => e.transport.close()).catch(() => undefined);
   }
 
+  private closed = false;
+
   private emit(e: RegistryEvent): void {
+    if (this.closed && e.kind === 'retry') return;
     this.opts.onEvent?.(e);
   }
 
@@ -409,7 +414,7 @@ export class RegistryClient {
       try {
         res = await ep.transport.request(req);
       } catch (e) {
-        const d = noRetry || !isRetryableError(e) ? undefined : budget.next();
+        const d = noRetry || this.closed || !isRetryableError(e) ? undefined : budget.next();
         if (d === undefined) throw this.networkError(ep.registry, repository, operation, e);
         this.emit({ kind: 'retry', registry: ep.registry, operation, attempt: budget.attempt, delayMs: d, reason: (e as Error).message });
         await sleep(d);
@@ -574,7 +579,7 @@ export class RegistryClient {
     // The error reaches whoever reads the stream; until somebody does (a small blob can fail before its reader
     // starts), this keeps it from being an unhandled 'error' event that ends the process.
     out.on('error', () => undefined);
-    const cancelled = () => out.destroyed || signal?.aborted === true;
+    const cancelled = () => out.destroyed || signal?.aborted === true || this.closed;
     signal?.addEventListener('abort', () => out.destroy(new StratumError(`pull of ${desc.digest} cancelled`)), { once: true });
     const run = async () => {
       const ep = await this.endpoint(ref.registry);
