@@ -11,7 +11,6 @@ import {
   hostPlatform,
   type Command,
   type Dockerfile,
-  type Plan,
   type Stage,
 } from '../frontend/index.js';
 import { InputError, SourceError, StratumError } from '../util/errors.js';
@@ -19,55 +18,18 @@ import { Session } from './session.js';
 import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
-import { contextSource, type SourceRoot } from '../worker/sources.js';
+import { contextSource } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
+import { expansionEnv, setArg, type BuildContext, type StageScope } from './context.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
 import { applyMetadata } from './metadata.js';
 import { runStep } from './run.js';
 import { copyStep, workdirStep } from './copy.js';
 import { exportImage, feedsImage, layerFor } from './export.js';
-import type { BuildOptions, BuildResult, Platform, ProgressEvent } from './types.js';
+import type { BuildOptions, BuildResult, Platform } from './types.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
-
-/** What one build needs while it runs; shared by the steps of every stage. */
-export interface BuildContext {
-  session: Session;
-  opts: BuildOptions;
-  df: Dockerfile;
-  plan: Plan;
-  platform: Platform;
-  /** Global ARG values (after --build-arg), for FROM and stage ARGs without default. */
-  globalArgs: Map<string, string>;
-  automaticArgs: Record<string, string>;
-  lex: ShellLex;
-  /** Entries older than this are stale (the Dockerfile's *-Rebuild-Time header). */
-  rebuildTime?: Date;
-  contextDir: string;
-  /** The main build context as a source of COPY/ADD and bind mounts, .dockerignore applied. */
-  contextSource: SourceRoot;
-  /** Every scheduled stage of this build, by index. */
-  stages: Map<number, Promise<StageState>>;
-  stageState: (ref: string) => Promise<StageState> | undefined;
-  imageState: (ref: string) => Promise<StageState>;
-  emit: (e: ProgressEvent) => void;
-  signal: AbortSignal;
-  pull?: ImageResolver;
-  counters: { total: number; cached: number };
-}
-
-/** Per-stage dispatch state: ARG values in scope, which build args the stage used. */
-export interface StageScope {
-  name: string;
-  stage: Stage;
-  args: Map<string, string | undefined>;
-  noCache: boolean;
-  /** Set once the stage has its own CMD, so a later ENTRYPOINT keeps it. */
-  cmdSet?: boolean;
-  /** expansionEnv's last answer, kept while the image ENV is the same list, and updated in place by setArg. */
-  envCache?: { envList: string[] | undefined; env: Record<string, string>; fromEnv: Set<string> };
-}
 
 /** Builds a Dockerfile into an image in the local store, then writes the requested outputs. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
@@ -301,35 +263,6 @@ async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageS
   }
   const desc = await resolveImage(ctx.session, ref, ctx.pull);
   return stateFromManifest(ctx.session, desc, ctx.platform);
-}
-
-/**
- * Values visible to word expansion: stage ARGs, then ENV (ENV wins, as in Docker). Read-only for callers: it is
- * kept and reused until the ENV list changes, so a stage with thousands of ARGs takes linear time, not quadratic.
- */
-export function expansionEnv(scope: StageScope, state: StageState): Record<string, string> {
-  const envList = state.config.config?.Env ?? undefined;
-  if (scope.envCache && scope.envCache.envList === envList) return scope.envCache.env;
-  const env: Record<string, string> = {};
-  for (const [k, v] of scope.args) if (v !== undefined) env[k] = v;
-  const fromEnv = new Set<string>();
-  for (const kv of envList ?? []) {
-    const i = kv.indexOf('=');
-    if (i > 0) {
-      env[kv.slice(0, i)] = kv.slice(i + 1);
-      fromEnv.add(kv.slice(0, i));
-    }
-  }
-  scope.envCache = { envList, env, fromEnv };
-  return env;
-}
-
-function setArg(scope: StageScope, key: string, value: string | undefined): void {
-  scope.args.set(key, value);
-  const c = scope.envCache;
-  if (!c || c.fromEnv.has(key)) return;
-  if (value === undefined) delete c.env[key];
-  else c.env[key] = value;
 }
 
 async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {

@@ -13,11 +13,10 @@ import { download } from '../worker/http.js';
 import { resolveInRoot } from '../worker/securejoin.js';
 import { resolveUser } from '../worker/users.js';
 import { cacheKey } from './cache.js';
-import { expansionEnv, type BuildContext, type StageScope } from './build.js';
-import { fromState, advance } from './run.js';
+import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
 import { historyText } from './metadata.js';
 import { lookupCache, recordCache } from './lookup.js';
-import type { StageState } from './state.js';
+import { advance, type StageState } from './state.js';
 import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
 
 type CopyCmd = Extract<Command, { kind: 'copy' | 'add' }>;

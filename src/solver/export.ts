@@ -14,7 +14,7 @@ import {
 import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
 import { cacheKey } from './cache.js';
 import { InputError, StratumError } from '../util/errors.js';
-import type { BuildContext } from './build.js';
+import type { BuildContext } from './context.js';
 import type { ChainEntry, StageState } from './state.js';
 import type { BuildResult, LayerSummary } from './types.js';
 

@@ -1,7 +1,6 @@
 import { InputError } from '../util/errors.js';
 import type { Command } from '../frontend/index.js';
-import type { BuildContext, StageScope } from './build.js';
-import { expansionEnv } from './build.js';
+import { expansionEnv, type BuildContext, type StageScope } from './context.js';
 import { cloneState, containerConfig, setEnv, type StageState } from './state.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];

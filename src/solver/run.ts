@@ -7,14 +7,13 @@ import { runContainer } from '../worker/executor.js';
 import type { SpecMount } from '../worker/runc-spec.js';
 import { STANDARD_MOUNT_POINTS } from '../worker/runc-spec.js';
 import { resolveUser } from '../worker/users.js';
-import { collectSources, contextSource, hashSources, materializeSource, type SourceRoot } from '../worker/sources.js';
+import { collectSources, hashSources, materializeSource, type SourceRoot } from '../worker/sources.js';
 import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import { cacheKey } from './cache.js';
-import { findStage } from '../frontend/index.js';
-import { expansionEnv, type BuildContext, type StageScope } from './build.js';
+import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
 import { shellOf, historyText } from './metadata.js';
-import { cloneState, DEFAULT_PATH, type StageState } from './state.js';
+import { advance, DEFAULT_PATH, type StageState } from './state.js';
 import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from './steps.js';
 import { lookupCache, recordCache } from './lookup.js';
 import { CacheMounts } from './cachemounts.js';
@@ -119,19 +118,6 @@ function runEnv(scope: StageScope, state: StageState): string[] {
   return env;
 }
 
-/**
- * The state after a step. Its key names the snapshot the step produced, not only the step's
- * inputs: when a step runs again (--no-cache, a Rebuild-Time, a filter) and gives a new snapshot,
- * everything built on it misses the cache too, instead of reusing results of the old output.
- */
-export function advance(state: StageState, key: string, snapshot: string | undefined, createdBy: string): StageState {
-  const next = cloneState(state);
-  next.key = snapshot ? cacheKey(key, snapshot) : key;
-  if (snapshot) next.chain.push({ snapshot, createdBy });
-  next.history.push({ created_by: createdBy, comment: 'stratum', ...(snapshot ? {} : { empty_layer: true }) });
-  return next;
-}
-
 /** What a mount contributes to the step's key: its settings and, for binds, the content it shows. */
 async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
   const settings = JSON.stringify({ ...m, env: undefined });
@@ -144,22 +130,6 @@ async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
   }
   const items = await collectSources(ctx.contextSource, [m.source ?? '/'], 'RUN --mount');
   return `${settings}:${await hashSources(items, { withOwners: false })}`;
-}
-
-type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; source: SourceRoot };
-
-/** Resolves a `from=` / `--from=` value: a stage, a named context, or an image. */
-export async function fromState(ctx: BuildContext, ref: string): Promise<FromSource> {
-  const stage = findStage(ctx.plan, ref);
-  if (stage) {
-    const p = ctx.stageState(String(stage.index));
-    if (!p) throw new StratumError(`stage ${ref} was not scheduled`);
-    return { kind: 'state', state: await p };
-  }
-  const named = ctx.opts.contexts?.[ref];
-  // A named directory is a build context too, with its own .dockerignore.
-  if (named?.kind === 'local') return { kind: 'dir', source: contextSource(named.path) };
-  return { kind: 'state', state: await ctx.imageState(ref) };
 }
 
 /**
