@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     const wanted = requestedCommand(process.argv.slice(2));
     // `run IMAGE CMD...` hands everything after the image to the command, as `docker run` does; that needs the
     // program's own options to stop at the subcommand, which other commands do not want (`build . --root X`).
-    if (wanted === 'run') program.enablePositionalOptions();
+    // (Also when every command is loaded, for --help: `run` declares pass-through options, which need it.)
+    if (wanted === 'run' || !wanted || !COMMANDS[wanted]) program.enablePositionalOptions();
     const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
     const loaded = new Set<Module>();
     for (const load of loaders) {
