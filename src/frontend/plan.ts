@@ -2,6 +2,7 @@
 import { InputError, SourceError } from '../util/errors.js';
 import { toCommands, type Command, type FromCmd } from './commands.js';
 import { mountFrom } from './mount.js';
+import { argValue } from './args.js';
 import { ShellExpansionError, ShellLex } from './shell.js';
 import type { Dockerfile } from './types.js';
 
@@ -131,9 +132,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       throw new SourceError(df.file, c.ins.line, c.ins.column, `${c.ins.keyword} must come after a FROM instruction: only ARG may precede the first FROM`);
     }
     for (const p of c.pairs) {
-      let value: string | undefined;
-      if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) value = opts.buildArgs[p.key];
-      else if (p.value !== undefined) value = expand(p.value, globalEnv, c);
+      const value = argValue(p, opts.buildArgs, (w) => expand(w, globalEnv, c));
       const entry: { key: string; value?: string } = { key: p.key };
       if (value !== undefined) {
         entry.value = value;
@@ -184,9 +183,8 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     for (const c of st.commands) {
       if (c.kind === 'arg') {
         for (const p of c.pairs) {
-          if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) env[p.key] = opts.buildArgs[p.key] as string;
-          else if (p.value !== undefined) env[p.key] = safeExpand(lex, p.value, env);
-          else if (Object.prototype.hasOwnProperty.call(globalEnv, p.key)) env[p.key] = globalEnv[p.key] as string;
+          const v = argValue(p, opts.buildArgs, (w) => safeExpand(lex, w, env), (k) => (Object.prototype.hasOwnProperty.call(globalEnv, k) ? globalEnv[k] : undefined));
+          if (v !== undefined) env[p.key] = v;
         }
       } else if (c.kind === 'env') {
         // Pairs see the values from before the instruction; copying only when there are several keeps it linear.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   parseDockerfile,
   planStages,
+  argValue,
   findStage,
   toCommands,
   ShellExpansionError,
@@ -315,19 +316,3 @@ function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cm
   }
   return state;
 }
-
-/**
- * The value a stage's `ARG key[=default]` takes: the --build-arg, else its default (expanded),
- * else what it inherits (an automatic platform arg or the global ARG of that name).
- */
-export function argValue(
-  pair: { key: string; value?: string },
-  buildArgs: Record<string, string>,
-  expand: (word: string) => string,
-  inherited: (key: string) => string | undefined,
-): string | undefined {
-  if (buildArgs[pair.key] !== undefined) return buildArgs[pair.key];
-  if (pair.value !== undefined) return expand(pair.value);
-  return inherited(pair.key);
-}
-

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Session } from './session.js';
-import { argValue, HOST_PLATFORM, loadDockerfile } from './build.js';
-import { planStages, ShellExpansionError, ShellLex, automaticPlatformArgs } from '../frontend/index.js';
+import { HOST_PLATFORM, loadDockerfile } from './build.js';
+import { argValue, planStages, ShellExpansionError, ShellLex, automaticPlatformArgs } from '../frontend/index.js';
 import { SourceError } from '../util/errors.js';
 import { envMap } from './state.js';
 import type { BuildOptions } from './types.js';

@@ -3,3 +3,4 @@ export { dryRun, type DryRunStage, type DryRunStep } from './dryrun.js';
 export { Session, defaultRoot } from './session.js';
 export * from './types.js';
 export { storeCheck, type StoreCheckReport } from './check.js';
+export { runImage, type RunImageOptions } from './run-image.js';
