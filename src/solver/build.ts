@@ -16,7 +16,8 @@ import {
 } from '../frontend/index.js';
 import { InputError, SourceError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
-import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
+import { LOCAL_REGISTRY, normalizeRef, storeLock } from '../store/index.js';
+import { recoverStore } from './maintenance.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
 import { contextSource } from '../worker/sources.js';

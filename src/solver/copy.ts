@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Command } from '../frontend/index.js';
 import { applyLayer } from '../exporter/index.js';
 import { InputError } from '../util/errors.js';
@@ -169,7 +168,7 @@ async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceR
 }
 
 async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {
-  const dir = path.join(ctx.session.tmp, `src-${randomBytes(6).toString('hex')}`);
+  const dir = ctx.session.staging('source');
   await mkdir(dir, { recursive: true });
   list.push(dir);
   return dir;
@@ -234,7 +233,7 @@ async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: 
     let file = item.host;
     let tmp: string | undefined;
     if (kind === 'bzip2' || kind === 'xz' || kind === 'zstd') {
-      tmp = path.join(ctx.session.tmp, `archive-${randomBytes(6).toString('hex')}.tar`);
+      tmp = ctx.session.staging('archive');
       const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
       await new Promise<void>((resolve, reject) => {
         const out = createWriteStream(tmp!);

@@ -130,7 +130,7 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
     JSON.stringify(history?.map(({ created: _c, ...h }) => h)),
     JSON.stringify(layers.map((l) => l.digest)),
   );
-  const file = path.join(ctx.session.cache.dir, 'images', `${key.slice(7)}.json`);
+  const file = path.join(ctx.session.layout.cacheImages, `${key.slice(7)}.json`);
   if (!ctx.opts.noCache && ctx.opts.sourceDateEpoch === undefined) {
     let known: { manifest: Descriptor; config: Descriptor } | undefined;
     try {

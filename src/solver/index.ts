@@ -2,5 +2,5 @@ export { build, HOST_PLATFORM, loadDockerfile, rebuildTimeOf } from './build.js'
 export { dryRun, type DryRunStage, type DryRunStep } from './dryrun.js';
 export { Session, defaultRoot } from './session.js';
 export * from './types.js';
-export { storeCheck, type StoreCheckReport } from './check.js';
+export { storeCheck, prune, recoverStore, type StoreCheckReport } from './maintenance.js';
 export { runImage, type RunImageOptions } from './run-image.js';

@@ -70,7 +70,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     const env = mergeEnv(cfg.Env ?? [], o.env ?? []);
     return await withScratchRootfs(session, state.chain, async (rootfs) => {
       const user = await resolveUser(rootfs, o.user ?? cfg.User ?? 'root');
-      const scratchDir = path.join(session.tmp, 'bundles');
+      const scratchDir = session.layout.bundles;
       await mkdir(scratchDir, { recursive: true });
       const r = await runContainer({
         rootfs,

@@ -1,6 +1,5 @@
 import { chown, chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { runContainer } from '../worker/executor.js';
@@ -57,7 +56,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   const hit = await lookupCache(ctx, scope, key);
   if (hit) return { state: advance(state, key, hit.snapshot, createdBy), cached: true };
 
-  const scratch = path.join(ctx.session.tmp, 'bundles');
+  const scratch = ctx.session.layout.bundles;
   await mkdir(scratch, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result: { exitCode: number; tail: string } | undefined;
@@ -141,7 +140,7 @@ async function contextView(ctx: BuildContext, src: SourceRoot, rel: string, wher
   if (!src.ignored) return resolveInContext(src.root, rel, where);
   const items = await collectSources(src, [rel], where);
   if (items.length !== 1) throw new InputError(`${where}: source=${rel} matches ${items.length} paths; a bind mount shows one`);
-  const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
+  const dir = ctx.session.staging('bindMount');
   await mkdir(dir);
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return materializeSource(items[0]!, dir);
@@ -194,7 +193,7 @@ async function prepareMount(
         const from = await fromState(ctx, m.from);
         if (from.kind === 'dir') source = await contextView(ctx, from.source, m.source ?? '/', where, cleanups);
         else {
-          const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
+          const dir = ctx.session.staging('bindMount');
           await mountReadonlyOverlay(lowerDirs(ctx.session, from.state.chain), dir, ctx.session.snapshots.emptyDir);
           cleanups.push(async () => {
             await unmount(dir);
@@ -207,7 +206,7 @@ async function prepareMount(
       }
       if (m.readonly) return { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] };
       // A writable bind must not change its source: writes go to a throwaway upper dir, as BuildKit discards them.
-      const scratchDir = path.join(ctx.session.tmp, `rwbind-${randomBytes(6).toString('hex')}`);
+      const scratchDir = ctx.session.staging('writableBind');
       const merged = path.join(scratchDir, 'merged');
       await mkdir(path.join(scratchDir, 'upper'), { recursive: true });
       await mountOverlay([source], path.join(scratchDir, 'upper'), path.join(scratchDir, 'work'), merged, ctx.session.snapshots.emptyDir);

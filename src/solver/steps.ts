@@ -1,6 +1,5 @@
 import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import type { Session } from './session.js';
 import type { Staging } from '../worker/snapshots.js';
@@ -81,7 +80,7 @@ export async function withScratchRootfs<T>(session: Session, chain: ChainEntry[]
 
 /** Mounts a chain read-only for reading (COPY --from, RUN --mount from=); unmounts after `fn`. */
 export async function withReadonlyRootfs<T>(session: Session, chain: ChainEntry[], fn: (root: string) => Promise<T>): Promise<T> {
-  const dir = path.join(session.tmp, `ro-${randomBytes(6).toString('hex')}`);
+  const dir = session.staging('readonlyMount');
   await mountReadonlyOverlay(lowerDirs(session, chain), dir, session.snapshots.emptyDir);
   try {
     return await fn(dir);
@@ -129,7 +128,7 @@ export async function removeMountStubs(upper: string, missing: string[][]): Prom
 }
 
 export async function writeTempFile(session: Session, content: string, mode = 0o644): Promise<string> {
-  const dir = path.join(session.tmp, `heredoc-${randomBytes(6).toString('hex')}`);
+  const dir = session.staging('heredoc');
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'content');
   await writeFile(file, content, { mode });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { InputError, StratumError } from '../util/errors.js';
 import { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
 import { secureStoreRoot } from './root.js';
+import { StoreLayout } from './layout.js';
 import type { ImageConfig, Index, Manifest } from './types.js';
 import { checkImageConfig, checkIndex, checkManifest } from './validate.js';
 
@@ -38,8 +39,9 @@ export class ContentStore {
 
   constructor(root: string) {
     this.root = path.resolve(root);
-    this.tmpDir = path.join(this.root, 'tmp');
-    this.blobsDir = path.join(this.root, 'blobs', 'sha256');
+    const layout = new StoreLayout(this.root);
+    this.tmpDir = layout.tmp;
+    this.blobsDir = layout.blobs;
   }
 
   // Every process that opens the store runs this, and has() and readJSON() run many times per build on the

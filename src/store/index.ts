@@ -7,25 +7,10 @@ export { secureStoreRoot } from './root.js';
 export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
 export * from './types.js';
 export { checkManifest, checkIndex, checkImageConfig } from './validate.js';
-export {
-  storeLock,
-  withStoreLock,
-  tryExclusive,
-  recoverStore,
-  sweepTmp,
-  storeUsage,
-  prune,
-  checkStore,
-  clearLeftovers,
-  diskUsage,
-  parseSize,
-  parseDuration,
-  type LockMode,
-  type LockOptions,
-  type Release,
-  type UsageEntry,
-  type PruneOptions,
-  type PruneReport,
-  type Problem,
-  type CheckOptions,
-} from './gc.js';
+export { storeLock, withStoreLock, tryExclusive, type LockMode, type LockOptions, type Release } from './storelock.js';
+export { recoverStore, sweepTmp, clearLeftovers, type Reaper, type Swept } from './recovery.js';
+export { storeUsage, type UsageEntry } from './usage.js';
+export { prune, parseSize, parseDuration, type PruneOptions, type PruneReport } from './prune.js';
+export { checkStore, type Problem, type CheckOptions } from './check.js';
+export { diskUsage } from './inventory.js';
+export * from './layout.js';

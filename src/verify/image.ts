@@ -94,7 +94,7 @@ export async function verifyImage(o: VerifyOptions): Promise<VerifyReport> {
       }
       findings.push(...(await rootFindings(rootfs, cfg.User)));
       const scripts = findVenvs(rootfs).flatMap((v) => consoleScripts(rootfs, v));
-      findings.push(...(await importFindings(session.tmp, rootfs, scripts, cfg, env, o)));
+      findings.push(...(await importFindings(session.layout.bundles, rootfs, scripts, cfg, env, o)));
       return {
         image: o.image,
         digest: desc.digest,
@@ -149,7 +149,7 @@ async function rootFindings(rootfs: string, user: string | undefined): Promise<F
 }
 
 async function importFindings(
-  tmp: string,
+  bundles: string,
   rootfs: string,
   scripts: ConsoleScript[],
   cfg: { User?: string },
@@ -160,7 +160,7 @@ async function importFindings(
   const byVenv = new Map<string, ConsoleScript[]>();
   for (const s of scripts) byVenv.set(s.venv, [...(byVenv.get(s.venv) ?? []), s]);
   const user = await resolveUser(rootfs, cfg.User || 'root');
-  const scratchDir = path.join(tmp, 'bundles');
+  const scratchDir = bundles;
   await mkdir(scratchDir, { recursive: true });
   for (const [venv, list] of byVenv) {
     const timeout = AbortSignal.timeout((o.importTimeout ?? 300) * 1000);

@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildRuntimeSpec, type ProcessSpec, type SpecMount } from './runc-spec.js';
 import { EnvironmentError, StratumError } from '../util/errors.js';
+import { CONTAINER_PREFIX } from '../store/index.js';
 import { which } from '../util/exec.js';
 
 export interface ExecRequest extends ProcessSpec {
@@ -49,7 +50,7 @@ export async function checkExecutor(): Promise<void> {
 /** Runs one process in a fresh runc container over `rootfs` and waits for it. */
 export async function runContainer(req: ExecRequest): Promise<ExecResult> {
   await checkExecutor();
-  const id = `stratum-${randomBytes(6).toString('hex')}`;
+  const id = `${CONTAINER_PREFIX}${randomBytes(6).toString('hex')}`;
   const bundle = path.join(req.scratchDir, id);
   await mkdir(bundle, { recursive: true });
   const spec = buildRuntimeSpec({

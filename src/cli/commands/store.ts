@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { defaultRoot } from '../../solver/session.js';
-import { storeCheck } from '../../solver/check.js';
+import { storeCheck } from '../../solver/maintenance.js';
 import { StratumError } from '../../util/errors.js';
 import { humanSize } from '../../util/size.js';
 import { rootOf } from '../root.js';
