@@ -1,16 +1,14 @@
 /** Stages of a Dockerfile, global ARGs, target selection and the order the target's stages build in. */
 import { InputError, SourceError } from '../util/errors.js';
+import { formatPlatform, hostPlatform, parsePlatform, type Platform } from '../util/platform.js';
 import { toCommands, type Command, type FromCmd } from './commands.js';
 import { mountFrom } from './mount.js';
 import { argValue } from './args.js';
 import { ShellExpansionError, ShellLex } from './shell.js';
 import type { Dockerfile } from './types.js';
 
-export interface PlatformSpec {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+/** @see util/platform.ts */
+export type PlatformSpec = Platform;
 
 export interface Stage {
   index: number;
@@ -47,35 +45,7 @@ export interface PlanOptions {
   buildPlatform?: PlatformSpec;
 }
 
-const NODE_ARCH: Record<string, PlatformSpec> = {
-  x64: { os: 'linux', architecture: 'amd64' },
-  arm64: { os: 'linux', architecture: 'arm64' },
-  arm: { os: 'linux', architecture: 'arm', variant: 'v7' },
-  ia32: { os: 'linux', architecture: '386' },
-  ppc64: { os: 'linux', architecture: 'ppc64le' },
-  s390x: { os: 'linux', architecture: 's390x' },
-  riscv64: { os: 'linux', architecture: 'riscv64' },
-};
-
-/** The platform of this machine in OCI terms. */
-export function hostPlatform(): PlatformSpec {
-  return { ...(NODE_ARCH[process.arch] ?? { os: 'linux', architecture: process.arch }) };
-}
-
-export function formatPlatform(p: PlatformSpec): string {
-  return `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
-}
-
-/** Parses `linux/amd64`, `linux/arm/v7`, `linux/arm64/v8`. */
-export function parsePlatform(s: string): PlatformSpec {
-  const parts = s.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw new InputError(`invalid platform ${JSON.stringify(s)}: expected os/arch[/variant], e.g. linux/amd64`);
-  }
-  const p: PlatformSpec = { os: parts[0] as string, architecture: parts[1] as string };
-  if (parts[2]) p.variant = parts[2];
-  return p;
-}
+export { hostPlatform, formatPlatform, parsePlatform };
 
 /** TARGETPLATFORM, TARGETOS, ... BUILDVARIANT as BuildKit defines them in the global scope. */
 export function automaticPlatformArgs(target: PlatformSpec, build: PlatformSpec): Record<string, string> {

@@ -3,6 +3,7 @@ import { promises as fs, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { StratumError } from '../util/errors.js';
+import { formatPlatform, platformMatches } from '../util/platform.js';
 import { checkIndex, checkManifest } from '../store/validate.js';
 import {
   basicHeader,
@@ -209,16 +210,7 @@ function tlsHint(err: NodeJS.ErrnoException): string | undefined {
   return undefined;
 }
 
-function platformMatches(p: Platform | undefined, want: Platform): boolean {
-  if (!p) return false;
-  if (p.os !== want.os || p.architecture !== want.architecture) return false;
-  if (want.variant && p.variant && p.variant !== want.variant) return false;
-  return true;
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
+export { formatPlatform };
 
 /** An OCI distribution client: pull, push, resolve; auth, TLS, retries and resumable transfers. */
 export class RegistryClient {

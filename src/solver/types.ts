@@ -8,11 +8,8 @@ export type OutputSpec =
   | { type: 'docker'; dest: string }
   | { type: 'local'; dest: string };
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+export type { Platform } from '../util/platform.js';
+import type { Platform } from '../util/platform.js';
 
 /** A named build context: a local directory, an OCI layout, or an image by reference. */
 export type ContextSource =
