@@ -25,6 +25,11 @@ export async function writeImage(
   return { manifest: { mediaType: MediaTypes.manifest, digest: m.digest, size: m.size }, config: configDesc };
 }
 
+/** The image's `created`: the epoch when one is given (reproducible builds), else now. */
+export function createdTime(sourceDateEpoch: number | undefined, now = Date.now()): string {
+  return new Date(sourceDateEpoch !== undefined ? sourceDateEpoch * 1000 : now).toISOString();
+}
+
 /** Every blob an image needs (manifest or index first, then configs and layers), deduplicated. */
 export async function collectBlobs(store: ContentStore, root: Descriptor): Promise<Descriptor[]> {
   const out = new Map<string, Descriptor>();

@@ -61,7 +61,7 @@ export async function treeDiffID(dir: string, sourceDateEpoch?: number): Promise
 
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const WHITEOUT_PREFIX = '.wh.';
-const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
+export const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
 /** A segment (one gzip member) ends at the first cut point after this many bytes... */
 export const SEGMENT_MIN = 1 << 20;
 /** ...or, inside a big file, at this many. */

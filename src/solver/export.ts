@@ -3,10 +3,9 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import {
-  exportDockerArchive,
-  exportOciLayout,
-  exportRootfs,
+  createdTime,
   writeImage,
+  writeImageOutput,
   writeLayer,
   layerMemoKey,
   type LayerInfo,
@@ -86,7 +85,7 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
   ctx.emit({ kind: 'export', what: 'layers', time: Date.now() });
   const layers = await mapLimit(state.chain, Math.max(1, os.availableParallelism()), (e) => layerFor(ctx, e));
   const epoch = ctx.opts.sourceDateEpoch;
-  const created = new Date(epoch !== undefined ? epoch * 1000 : Date.now()).toISOString();
+  const created = createdTime(epoch);
   const config: ImageConfig = structuredClone(state.config);
   config.created = created;
   config.history = state.history.map((h) => ({ ...h, created: h.created ?? created }));
@@ -102,6 +101,10 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
       throw new InputError(`invalid tag "${t}": ${(e as Error).message}`);
     }
   });
+  for (const step of ctx.opts.afterExport ?? []) {
+    ctx.emit({ kind: 'export', what: step.name, time: Date.now() });
+    await step.run({ root: ctx.session.root, manifest, config: configDesc, tags }, ctx.emit);
+  }
   // Tags last, and only for a build nobody interrupted: a tag never names a half-finished build.
   if (ctx.signal.aborted) throw new StratumError('build cancelled', 130);
   for (const t of tags) await ctx.session.images.tag(t, manifest);
@@ -149,24 +152,6 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
 async function writeOutputs(ctx: BuildContext, manifest: Descriptor, tags: string[]): Promise<void> {
   for (const out of ctx.opts.outputs ?? []) {
     ctx.emit({ kind: 'export', what: out.type, time: Date.now() });
-    switch (out.type) {
-      case 'image':
-        break;
-      case 'oci':
-        await exportOciLayout(ctx.session.content, manifest, out.dest, { refName: tags[0] ? refName(tags[0]) : undefined, tar: out.tar });
-        break;
-      case 'docker':
-        await exportDockerArchive(ctx.session.content, manifest, out.dest, tags);
-        break;
-      case 'local':
-        await exportRootfs(ctx.session.content, manifest, out.dest);
-        break;
-    }
+    await writeImageOutput({ store: ctx.session.content, manifest, tags }, out);
   }
-}
-
-/** The tag part of a reference, as `oci:DIR:TAG` tools expect in ref.name. */
-function refName(full: string): string {
-  const r = normalizeRef(full);
-  return r.tag ?? 'latest';
 }

@@ -13,7 +13,7 @@ import { Session } from '../solver/session.js';
 import { HOST_PLATFORM } from '../solver/build.js';
 import { DEFAULT_PATH } from '../solver/state.js';
 import { withScratchRootfs } from '../solver/steps.js';
-import { storeLock } from '../store/index.js';
+import { storeLock, type Descriptor } from '../store/index.js';
 import { InputError } from '../util/errors.js';
 import { runContainer } from '../worker/executor.js';
 import { resolveInRoot } from '../worker/securejoin.js';
@@ -45,7 +45,8 @@ export interface VerifyReport {
 
 export interface VerifyOptions {
   root?: string;
-  image: string;
+  /** A name in the local store, or the manifest of an image just built (not tagged yet). */
+  image: string | { name: string; manifest: Descriptor };
   allow?: string[];
   /** Seconds the import check may take (default 300). */
   importTimeout?: number;
@@ -67,17 +68,18 @@ export async function verifyImage(o: VerifyOptions): Promise<VerifyReport> {
   const session = await Session.get(o.root);
   const release = await storeLock(session.root, 'shared');
   try {
-    const desc = await resolveImage(session, o.image);
+    const name = typeof o.image === 'string' ? o.image : o.image.name;
+    const desc = typeof o.image === 'string' ? await resolveImage(session, o.image) : o.image.manifest;
     const state = await stateFromManifest(session, desc, HOST_PLATFORM);
     const cfg = state.config.config ?? {};
-    const allowed = [...new Set([...parseChecks(o.allow ?? [], '--allow'), ...parseChecks([cfg.Labels?.[ALLOW_LABEL] ?? ''], `${o.image}: label ${ALLOW_LABEL}`)])];
+    const allowed = [...new Set([...parseChecks(o.allow ?? [], '--allow'), ...parseChecks([cfg.Labels?.[ALLOW_LABEL] ?? ''], `${name}: label ${ALLOW_LABEL}`)])];
     const env: Record<string, string> = { PATH: DEFAULT_PATH };
     for (const kv of cfg.Env ?? []) {
       const i = kv.indexOf('=');
       if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
     }
     const machine = MACHINES[state.config.architecture];
-    if (machine === undefined) throw new InputError(`${o.image}: cannot check images of architecture ${state.config.architecture}`);
+    if (machine === undefined) throw new InputError(`${name}: cannot check images of architecture ${state.config.architecture}`);
     return await withScratchRootfs(session, state.chain, async (rootfs) => {
       const findings: Finding[] = [];
       const elfFiles = elfCandidates(rootfs);
@@ -96,7 +98,7 @@ export async function verifyImage(o: VerifyOptions): Promise<VerifyReport> {
       const scripts = findVenvs(rootfs).flatMap((v) => consoleScripts(rootfs, v));
       findings.push(...(await importFindings(session.layout.bundles, rootfs, scripts, cfg, env, o)));
       return {
-        image: o.image,
+        image: name,
         digest: desc.digest,
         findings: findings.filter((f) => !allowed.includes(f.check)),
         allowed,

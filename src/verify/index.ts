@@ -2,3 +2,4 @@
 export { verifyImage, formatReport, parseChecks, CHECKS, ALLOW_LABEL, type CheckName, type Finding, type VerifyReport, type VerifyOptions } from './image.js';
 export { missingLibraries, readElfHeader, dynamicSections, ldSoConfDirs } from './elf.js';
 export { consoleScripts, findVenvs } from './python.js';
+export { verifyStep } from './step.js';
