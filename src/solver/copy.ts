@@ -16,7 +16,7 @@ import { expansionEnv, fromState, type BuildContext, type StageScope } from './c
 import { historyText } from './metadata.js';
 import { lookupCache, recordCache } from './lookup.js';
 import { advance, type StageState } from './state.js';
-import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
+import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from '../worker/rootfs.js';
 
 type CopyCmd = Extract<Command, { kind: 'copy' | 'add' }>;
 
@@ -79,13 +79,13 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       }
     };
     const outcome = cmd.link
-      ? await withDetachedDir(ctx.session, async (dir) => {
+      ? await withDetachedDir(ctx.session.snapshots, async (dir) => {
           // Named owners need the parent's /etc/passwd even though the layer does not sit on it.
           if (namedOwner) {
-            await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent, dir));
+            await withReadonlyRootfs(ctx.session.snapshots, state.chain, (parent) => doCopy(dir, parent, dir));
           } else await doCopy(dir, dir, dir);
         })
-      : await withWritableRootfs(ctx.session, state.chain, (merged, upper) => doCopy(merged, merged, upper));
+      : await withWritableRootfs(ctx.session.snapshots, state.chain, (merged, upper) => doCopy(merged, merged, upper));
     await recordCache(ctx, key, outcome.snapshot, createdBy);
     // A --link layer's record is independent of the parent; the stage key still follows the parent.
     return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, outcome.snapshot, createdBy), cached: false };
@@ -164,7 +164,7 @@ function plain(root: SourceRoot, patterns: string[], extract: boolean): Resolved
 async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot, layers?: string[]) => Promise<void>): Promise<void> {
   if (!s.state) return fn(s.root);
   const chain = s.state.chain;
-  await withReadonlyRootfs(ctx.session, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session, chain)));
+  await withReadonlyRootfs(ctx.session.snapshots, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session.snapshots, chain)));
 }
 
 async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {
@@ -272,7 +272,7 @@ export async function workdirStep(ctx: BuildContext, scope: StageScope, state: S
     next = advance(state, key, hit.snapshot, createdBy);
     cached = true;
   } else {
-    const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged) => {
+    const outcome = await withWritableRootfs(ctx.session.snapshots, state.chain, async (merged) => {
       const existing = await resolveInRoot(merged, dir);
       if (await lstat(existing).catch(() => undefined)) return;
       const user = await resolveUser(merged, cfg.User ?? 'root');

@@ -9,7 +9,7 @@ import { resolveImage, stateFromManifest } from './images.js';
 import { Session } from './session.js';
 import { DEFAULT_PATH } from './state.js';
 import { HOST_PLATFORM } from './build.js';
-import { withScratchRootfs } from './steps.js';
+import { withScratchRootfs } from '../worker/rootfs.js';
 
 export interface RunImageOptions {
   root?: string;
@@ -68,7 +68,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
       if (!(await stat(v.source).catch(() => undefined))) throw new InputError(`-v: ${v.source} does not exist on this machine`);
     }
     const env = mergeEnv(cfg.Env ?? [], o.env ?? []);
-    return await withScratchRootfs(session, state.chain, async (rootfs) => {
+    return await withScratchRootfs(session.snapshots, state.chain, async (rootfs) => {
       const user = await resolveUser(rootfs, o.user ?? cfg.User ?? 'root');
       const scratchDir = session.layout.bundles;
       await mkdir(scratchDir, { recursive: true });

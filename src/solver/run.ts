@@ -13,7 +13,7 @@ import { cacheKey } from './cache.js';
 import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
 import { shellOf, historyText } from './metadata.js';
 import { advance, DEFAULT_PATH, type StageState } from './state.js';
-import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from './steps.js';
+import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from '../worker/rootfs.js';
 import { lookupCache, recordCache } from './lookup.js';
 import { CacheMounts } from './cachemounts.js';
 
@@ -60,7 +60,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   await mkdir(scratch, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result: { exitCode: number; tail: string } | undefined;
-  const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged, upper) => {
+  const outcome = await withWritableRootfs(ctx.session.snapshots, state.chain, async (merged, upper) => {
     try {
       const user = await resolveUser(merged, cfg.User ?? 'root');
       const prepared: SpecMount[] = [];
@@ -71,7 +71,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
         ...prepared,
       ];
       if (script) {
-        const file = await writeTempFile(ctx.session, script.content, 0o755);
+        const file = await writeTempFile(ctx.session.snapshots, script.content, 0o755);
         cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
         extra.push({ destination: SCRIPT_PATH, type: 'bind', source: file, options: ['rbind', 'ro'] });
       }
@@ -194,7 +194,7 @@ async function prepareMount(
         if (from.kind === 'dir') source = await contextView(ctx, from.source, m.source ?? '/', where, cleanups);
         else {
           const dir = ctx.session.staging('bindMount');
-          await mountReadonlyOverlay(lowerDirs(ctx.session, from.state.chain), dir, ctx.session.snapshots.emptyDir);
+          await mountReadonlyOverlay(lowerDirs(ctx.session.snapshots, from.state.chain), dir, ctx.session.snapshots.emptyDir);
           cleanups.push(async () => {
             await unmount(dir);
             await rm(dir, { recursive: true, force: true });

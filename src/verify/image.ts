@@ -12,7 +12,7 @@ import { resolveImage, stateFromManifest } from '../solver/images.js';
 import { Session } from '../solver/session.js';
 import { HOST_PLATFORM } from '../solver/build.js';
 import { DEFAULT_PATH } from '../solver/state.js';
-import { withScratchRootfs } from '../solver/steps.js';
+import { withScratchRootfs } from '../worker/rootfs.js';
 import { storeLock, type Descriptor } from '../store/index.js';
 import { InputError } from '../util/errors.js';
 import { runContainer } from '../worker/executor.js';
@@ -80,7 +80,7 @@ export async function verifyImage(o: VerifyOptions): Promise<VerifyReport> {
     }
     const machine = MACHINES[state.config.architecture];
     if (machine === undefined) throw new InputError(`${name}: cannot check images of architecture ${state.config.architecture}`);
-    return await withScratchRootfs(session, state.chain, async (rootfs) => {
+    return await withScratchRootfs(session.snapshots, state.chain, async (rootfs) => {
       const findings: Finding[] = [];
       const elfFiles = elfCandidates(rootfs);
       for (const m of await missingLibraries(rootfs, elfFiles, env, machine)) {
