@@ -9,12 +9,15 @@ export {
   requirementName,
   parseConstraints,
   parseEdits,
-  editsFromDockerfile,
   applyEdits,
   requestedNames,
   unpinned,
   type ConstraintEdit,
   type ApplyResult,
+  type Lowering,
 } from './constraints.js';
+export { editsFromDockerfile } from './constraints-dockerfile.js';
+export { parseSedScript, runSed, posixToJs, type SedCommand } from './sed.js';
+export { compareVersions } from './version.js';
 export { lintDockerfile, lintBakeFile, lintPath, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
 export { readBakeInfo, type BakeInfo, type BakeTargetInfo } from './bakeinfo.js';
