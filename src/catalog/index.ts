@@ -3,7 +3,7 @@ export { parseAnnotation, refSourceOf, annotationAbove, FULL_SHA_RE, type Annota
 export { readDockerfile, stagesOf, argPairs, expandVars, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
 export { catalogFiles, writeFileAtomic, rfc3339Now } from './files.js';
 export { scanRefs, type PinnedRef, type RefScan } from './refs.js';
-export { updateRefs, resolveRemoteRef, bumpHeader, type UpdateOptions, type UpdateResult, type RefStatus } from './update.js';
+export { updateRefs, resolveRemoteRef, bumpHeader, needsUpdate, type UpdateOptions, type UpdateResult, type RefStatus, type RefState } from './update.js';
 export {
   normalizeName,
   requirementName,
