@@ -101,3 +101,26 @@ test('the venv builder\'s constraint edits each hit upstream\'s spelling and low
   assert.deepEqual(res.dropped.sort(), ['glance-store', 'horizon', 'python-openstackclient']);
   assert.equal(res.text, 'PyMySQL===1.1.1\npip===25.2\nsetuptools===80.9.0\nwheel===0.45.1\nuWSGI===2.0.31\n');
 });
+
+test('every download goes through a variable a mirror can replace, and can trust a proxy CA', () => {
+  const files = [...BASES, ...SERVICES, ...INFRA].map((n) => join(root, 'images', n, 'Dockerfile'));
+  for (const file of files) {
+    const doc = readDockerfile(readFileSync(file, 'utf8'));
+    for (const st of stagesOf(doc).stages) {
+      const args = new Set(st.instructions.filter((i) => i.keyword === 'ARG').flatMap((i) => i.args.split(/\s+/).map((w) => w.split('=')[0])));
+      for (const ins of st.instructions) {
+        const where = `${file}:${ins.line}`;
+        if (ins.keyword === 'ADD') {
+          const src = ins.args.split(/\s+/)[0]!;
+          assert.match(src, /^\$\{(OPENSTACK_GIT_BASE|GITHUB_GIT_BASE)\}\//, where);
+          assert.ok(args.has(/^\$\{(\w+)\}/.exec(src)![1]!), `${where}: the stage declares the base ARG`);
+        }
+        const script = [ins.args, ...ins.heredocs.map((h) => h.content)].join('\n');
+        if (ins.keyword === 'RUN' && /\bpip3? install\b|\bgit fetch\b/.test(script)) {
+          assert.ok(ins.flags.some((f) => f.name === 'mount' && f.value === 'type=secret,id=ca-bundle'), `${where}: mounts the ca-bundle secret`);
+          if (/\bpip3? install\b/.test(script)) assert.ok(args.has('PIP_INDEX_URL') && args.has('PIP_TRUSTED_HOST'), `${where}: the stage declares PIP_INDEX_URL and PIP_TRUSTED_HOST`);
+        }
+      }
+    }
+  }
+});
