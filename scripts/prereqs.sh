@@ -9,6 +9,7 @@ packages=(
   runc          # runs RUN steps (the OCI runtime)
   mmdebstrap    # bootstraps Debian base images
   git           # ADD of git sources; fixture repositories
+  binutils      # readelf: stratum verify reads the dynamic sections of an image's ELF files
   attr          # getfattr/setfattr: overlayfs opaque dirs in layers
   zstd xz-utils bzip2  # zstd layers; ADD of compressed archives
   skopeo umoci  # independent judges of the OCI images in tests
@@ -16,6 +17,8 @@ packages=(
   docker-registry apache2-utils openssl  # a real registry on loopback (htpasswd, TLS) for tests
   chromium      # renders the bake report in tests
   openssh-client  # ssh-keygen: keys for the ssh cases of the bake parity corpus
+  mariadb-server  # the database the real catalog's keystone and placement run against in tests
+  python3-venv python3-pip  # a venv for uv (below) and pip download of the releases the tests mirror
   python3 ca-certificates util-linux iproute2
 )
 if [ "$(id -u)" -ne 0 ]; then
@@ -31,8 +34,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# docker-registry's package starts a service we do not use; tests start their own on free ports.
-systemctl disable --now docker-registry >/dev/null 2>&1 || true
+# docker-registry's and mariadb's packages start services we do not use; tests start their own on free ports.
+systemctl disable --now docker-registry mariadb >/dev/null 2>&1 || true
+
+# uv resolves the real catalog's test constraints as PyPI had them on the release day (--exclude-newer);
+# pinned, and kept between runs.
+UV_VERSION=0.13.9
+uv_dir=/var/tmp/stratum-tools/uv-$UV_VERSION
+if [ ! -x "$uv_dir/bin/uv" ]; then
+  mkdir -p /var/tmp/stratum-tools
+  rm -rf "$uv_dir"
+  python3 -m venv "$uv_dir"
+  "$uv_dir/bin/pip" install -q "uv==$UV_VERSION"
+fi
 
 # buildx, built from its Go module, is the oracle of the bake parity test
 # (test/integration/bake/buildx-parity.test.ts reads the version from this line). It is built once

@@ -7,6 +7,8 @@
 #   3. stratum bake: python-base, venv-builder, python-runtime, the services and their
 #      single-stage twins, each also written as an OCI layout under $WORK/out/<target>
 #   4. the report: sizes, layers, packages; each service's console script run as its user
+#   5. stratum verify: the services pass; fastsum-missing-lib (its runtime lacks the library its
+#      extension links) must fail
 #
 # Environment: STRATUM_DEMO_DIR (work dir, default /var/tmp/stratum-offline-demo),
 # GIT_PORT (default 9418), STRATUM (the stratum command, default: this checkout's bin/stratum).
@@ -18,7 +20,7 @@ cd "$root"
 work="${STRATUM_DEMO_DIR:-/var/tmp/stratum-offline-demo}"
 port="${GIT_PORT:-9418}"
 read -r -a stratum <<< "${STRATUM:-$root/bin/stratum}"
-targets=(python-base venv-builder python-runtime fastsum hello-svc fastsum-single hello-svc-single)
+targets=(python-base venv-builder python-runtime fastsum hello-svc fastsum-single hello-svc-single fastsum-missing-lib)
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -39,3 +41,12 @@ GIT_BASE="git://127.0.0.1:$port" "${stratum[@]}" bake -f examples/offline/docker
 
 step "report"
 node --import tsx "$root/src/catalog/offline-demo.ts" "$work/out" --json "$work/report.json"
+
+step "verify what was built"
+"${stratum[@]}" verify localhost/offline/fastsum:bookworm localhost/offline/hello-svc:bookworm
+printf '\nfastsum-missing-lib copies the venv but not libyaml, which its extension links; verify must say so:\n'
+if "${stratum[@]}" verify localhost/offline/fastsum-missing-lib:bookworm; then
+    echo "demo.sh: verify passed fastsum-missing-lib, which cannot run" >&2
+    exit 1
+fi
+echo "caught: the image builds, but its console script could never start"

@@ -24,7 +24,7 @@ variable "OFFLINE" {
 }
 
 group "default" {
-  targets = ["python-base", "venv-builder", "python-runtime", "fastsum", "hello-svc", "fastsum-single", "hello-svc-single"]
+  targets = ["python-base", "venv-builder", "python-runtime", "fastsum", "hello-svc", "fastsum-single", "hello-svc-single", "fastsum-missing-lib"]
 }
 
 group "services" {
@@ -91,6 +91,15 @@ target "hello-svc" {
   context  = "${OFFLINE}/hello-svc"
   args     = { PROJECT = "hello-svc" }
   tags     = ["${REGISTRY}/hello-svc:bookworm"]
+}
+
+# fastsum without the library its extension links: what `stratum verify` catches (demo.sh shows it).
+target "fastsum-missing-lib" {
+  inherits   = ["_service"]
+  context    = "${OFFLINE}/fastsum"
+  dockerfile = "Dockerfile.missing-lib"
+  args       = { PROJECT = "fastsum" }
+  tags       = ["${REGISTRY}/fastsum-missing-lib:bookworm"]
 }
 
 target "fastsum-single" {

@@ -135,11 +135,11 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
     switch (type) {
       case 'image':
       case 'registry':
-        outputs.push({ type: 'image' });
+        // the local store always gets the image
         if (type === 'registry' || o.push === 'true') push = true;
         break;
       case 'docker':
-        outputs.push(dest ? { type: 'docker', dest } : { type: 'image' });
+        if (dest) outputs.push({ type: 'docker', dest });
         break;
       case 'oci':
         if (!dest) fail('output type=oci needs dest=');

@@ -3,30 +3,35 @@
  *
  * An upper-constraints file holds one PEP 508 requirement per line, usually `name===version`
  * with optional environment markers (`name===1.0;python_version>='3.10'`); a package may have
- * several lines with different markers. A catalog declares edits against it:
+ * several lines with different markers. A catalog edits it in one of two ways:
  *
- * Edits file format (one edit per line, `#` starts a comment):
+ * An edits file (one edit per line, `#` starts a comment), applied by name:
  *
  *     drop <name>                 remove every line for the package (it is installed from source)
  *     pin  <requirement>          replace every line for the package with this one; several `pin`
  *                                 lines for one package are all kept (one per marker set); a
  *                                 package not in the file is appended
  *
- * The same edits can be read from a Dockerfile's `requirements` step, so the Dockerfile stays
- * the single source of truth. Recognised commands acting on a file named upper-constraints.txt:
+ * Names there are compared after PEP 503 normalisation (lower case, runs of `-_.` become `-`).
  *
- *     sed -i '/^<name>===/d' FILE       (also '/<name>/d': the catalog treats it as the exact name)
- *     sed -i 's/^<name>===.*\/<name>===<version>/' FILE
- *     echo '<requirement>' >> FILE
+ * Or the Dockerfile's own `sed -i` and `echo ... >>` commands (constraints-dockerfile.ts), which
+ * are replayed with sed's and echo's exact meaning (sed.ts): a sed pattern that misses a line
+ * because upstream spells the name differently misses it here too, and is reported.
  *
- * Names are compared after PEP 503 normalisation (lower case, runs of `-_.` become `-`).
+ * Either way the result says which edits changed nothing and which pins an edit lowered below
+ * the version upstream pins.
  */
 import { InputError, SourceError } from '../util/errors.js';
-import { readDockerfile, runScript } from './dockerfile.js';
+import { runSed, type SedCommand } from './sed.js';
+import { compareVersions } from './version.js';
 
 export type ConstraintEdit =
   | { kind: 'drop'; name: string; file?: string; line?: number }
-  | { kind: 'pin'; requirement: string; name: string; file?: string; line?: number };
+  | { kind: 'pin'; requirement: string; name: string; file?: string; line?: number }
+  /** `sed -i SCRIPT FILE` from a Dockerfile; `text` is the command as written. */
+  | { kind: 'sed'; commands: SedCommand[]; text: string; file?: string; line?: number }
+  /** `echo WORDS >> FILE` from a Dockerfile: appends `line` and a newline. */
+  | { kind: 'append'; appended: string; text: string; file?: string; line?: number };
 
 export interface ConstraintLine {
   line: number;
@@ -75,82 +80,113 @@ export function parseEdits(text: string, file = '<edits>'): ConstraintEdit[] {
   return edits;
 }
 
-/** Reads the edits a Dockerfile applies to upper-constraints.txt with sed/echo (see module doc). */
-export function editsFromDockerfile(text: string, file = 'Dockerfile'): ConstraintEdit[] {
-  const doc = readDockerfile(text);
-  const edits: ConstraintEdit[] = [];
-  for (const ins of doc.instructions) {
-    if (ins.keyword !== 'RUN') continue;
-    for (const part of runScript(ins)) {
-      const lines = part.text.split('\n');
-      lines.forEach((l, off) => {
-        const line = part.line + (part.text === ins.args ? 0 : off);
-        for (const cmd of l.split(/&&|;/)) {
-          const c = cmd.trim();
-          if (!/upper-constraints\.txt/.test(c)) continue;
-          let m = /^sed\s+-i\s+(['"])\/\^?([A-Za-z0-9._-]+?)(?:===?)?(?:\.\*)?\$?\/d\1\s+\S+$/.exec(c);
-          if (m) {
-            edits.push({ kind: 'drop', name: normalizeName(m[2]!), file, line });
-            continue;
-          }
-          m = /^sed\s+-i\s+(['"])s\/\^([A-Za-z0-9._-]+)===?\.\*\/([^/]+)\/\1\s+\S+$/.exec(c);
-          if (m) {
-            const req = m[3]!;
-            if (requirementName(req) !== normalizeName(m[2]!)) {
-              throw new SourceError(file, line, 1, `sed replaces ${m[2]} with a line for another package: ${req}`);
-            }
-            edits.push({ kind: 'pin', requirement: req, name: normalizeName(m[2]!), file, line });
-            continue;
-          }
-          m = /^echo\s+(['"])([^'"]+)\1\s*>>\s*\S+$/.exec(c);
-          if (m) {
-            const name = requirementName(m[2]!);
-            if (!name) throw new SourceError(file, line, 1, `echo appends "${m[2]}", which is not a requirement`);
-            edits.push({ kind: 'pin', requirement: m[2]!, name, file, line });
-            continue;
-          }
-          if (/^(sed|echo|cat|printf|perl|awk)\b/.test(c) && !/^cp\b/.test(c)) {
-            throw new SourceError(file, line, 1, `unsupported edit of upper-constraints.txt: ${c}`);
-          }
-        }
-      });
-    }
-  }
-  return edits;
+export interface Lowering {
+  edit: ConstraintEdit;
+  name: string;
+  /** The version upstream pins. */
+  from: string;
+  to: string;
 }
 
 export interface ApplyResult {
   text: string;
+  /** Packages that had lines before and have none after. */
   dropped: string[];
+  /** Packages whose lines the edits replaced or added. */
   pinned: string[];
-  /** Edits whose package the constraints did not mention (drops) - likely stale. */
+  /** Edits that changed nothing (a drop or sed whose pattern matched no line): likely stale or misspelt. */
   unmatched: ConstraintEdit[];
+  /** Pins an edit set below the version upstream had. */
+  lowered: Lowering[];
 }
 
+const PIN_RE = /^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*===?\s*([^\s;]+)\s*(?:;(.*))?$/;
+
+/** The exact version and marker text of a `name===version[;markers]` line, or null. */
+function pinOf(raw: string): { version: string; markers: string } | null {
+  const m = PIN_RE.exec(raw.replace(/\s#.*$/, ''));
+  return m ? { version: m[1]!, markers: (m[2] ?? '').replace(/\s+/g, '') } : null;
+}
+
+/** Applies edits in order to the text of an upper-constraints file. */
 export function applyEdits(upper: string, edits: readonly ConstraintEdit[]): ApplyResult {
+  let text = upper;
+  const unmatched: ConstraintEdit[] = [];
+  const added: { edit: ConstraintEdit; raw: string }[] = [];
+  // Consecutive drop/pin edits (an edits file) act together, by name; sed and echo act one by one.
+  for (let i = 0; i < edits.length; ) {
+    const e = edits[i]!;
+    if (e.kind === 'drop' || e.kind === 'pin') {
+      let j = i;
+      while (j < edits.length && (edits[j]!.kind === 'drop' || edits[j]!.kind === 'pin')) j++;
+      const r = applyByName(text, edits.slice(i, j) as NamedEdit[]);
+      text = r.text;
+      unmatched.push(...r.unmatched);
+      added.push(...r.added);
+      i = j;
+      continue;
+    }
+    if (e.kind === 'sed') {
+      const r = runSed(e.commands, text);
+      if (r.changes.length === 0) unmatched.push(e);
+      for (const c of r.changes) if (c.after !== null) added.push({ edit: e, raw: c.after });
+      text = r.text;
+    } else {
+      text += e.appended + '\n';
+      added.push({ edit: e, raw: e.appended });
+    }
+    i++;
+  }
+  const namesOf = (t: string): Set<string> => new Set(parseConstraints(t).map((l) => l.name).filter((n): n is string => n !== null));
+  const before = namesOf(upper);
+  const after = namesOf(text);
+  const upstream = parseConstraints(upper);
+  const lowered: Lowering[] = [];
+  const pinned = new Set<string>();
+  for (const a of added) {
+    const name = requirementName(a.raw);
+    if (!name) continue;
+    pinned.add(name);
+    const to = pinOf(a.raw);
+    if (!to) continue;
+    // Compare with upstream's line for the same package and markers (or its only line).
+    const same = upstream.filter((l) => l.name === name);
+    const match = same.find((l) => pinOf(l.raw)?.markers === to.markers) ?? (same.length === 1 ? same[0] : undefined);
+    const from = match ? pinOf(match.raw) : null;
+    if (from && (compareVersions(to.version, from.version) ?? 0) < 0) lowered.push({ edit: a.edit, name, from: from.version, to: to.version });
+  }
+  return {
+    text,
+    dropped: [...before].filter((n) => !after.has(n)),
+    pinned: [...pinned].filter((n) => after.has(n)),
+    unmatched,
+    lowered,
+  };
+}
+
+type NamedEdit = Extract<ConstraintEdit, { kind: 'drop' | 'pin' }>;
+
+function applyByName(upper: string, edits: readonly NamedEdit[]): { text: string; unmatched: NamedEdit[]; added: { edit: ConstraintEdit; raw: string }[] } {
   const lines = parseConstraints(upper);
   const drops = new Set(edits.filter((e) => e.kind === 'drop').map((e) => e.name));
-  const pins = new Map<string, string[]>();
-  for (const e of edits) if (e.kind === 'pin') pins.set(e.name, [...(pins.get(e.name) ?? []), e.requirement]);
+  const pins = new Map<string, NamedEdit[]>();
+  for (const e of edits) if (e.kind === 'pin') pins.set(e.name, [...(pins.get(e.name) ?? []), e]);
   for (const name of pins.keys()) {
     if (drops.has(name)) throw new InputError(`edits both drop and pin ${name}`);
   }
   const present = new Set(lines.map((l) => l.name).filter((n): n is string => n !== null));
   const out: string[] = [];
   const emitted = new Set<string>();
-  const dropped = new Set<string>();
+  const added: { edit: ConstraintEdit; raw: string }[] = [];
+  const reqs = (name: string): string[] => pins.get(name)!.map((e) => (e.kind === 'pin' ? e.requirement : ''));
   for (const l of lines) {
     if (l.name === null) {
       out.push(l.raw);
       continue;
     }
-    if (drops.has(l.name)) {
-      dropped.add(l.name);
-      continue;
-    }
-    const p = pins.get(l.name);
-    if (p) {
-      if (!emitted.has(l.name)) out.push(...p);
+    if (drops.has(l.name)) continue;
+    if (pins.has(l.name)) {
+      if (!emitted.has(l.name)) out.push(...reqs(l.name));
       emitted.add(l.name);
       continue;
     }
@@ -158,14 +194,10 @@ export function applyEdits(upper: string, edits: readonly ConstraintEdit[]): App
   }
   // Appended pins go before a trailing newline so the file still ends with one.
   const trailing = out.length > 0 && out[out.length - 1] === '' ? out.pop() : undefined;
-  for (const [name, reqs] of pins) if (!emitted.has(name)) out.push(...reqs);
+  for (const name of pins.keys()) if (!emitted.has(name)) out.push(...reqs(name));
   if (trailing !== undefined) out.push(trailing);
-  return {
-    text: out.join('\n'),
-    dropped: [...dropped],
-    pinned: [...pins.keys()],
-    unmatched: edits.filter((e) => e.kind === 'drop' && !present.has(e.name)),
-  };
+  for (const es of pins.values()) for (const e of es) if (e.kind === 'pin') added.push({ edit: e, raw: e.requirement });
+  return { text: out.join('\n'), unmatched: edits.filter((e) => e.kind === 'drop' && !present.has(e.name)), added };
 }
 
 /**

@@ -17,6 +17,8 @@ export interface DockerfileFlag {
 export interface DockerfileHeredoc {
   /** The delimiter word. */
   name: string;
+  /** True when the delimiter was quoted (`<<'EOF'`, `<<"EOF"`): the shell then leaves the body alone. */
+  quoted: boolean;
   content: string;
   /** 1-based line of the first body line. */
   firstLine: number;
@@ -125,7 +127,7 @@ export function readDockerfile(text: string): DockerfileDoc {
           if (l === name) break;
           body.push(l);
         }
-        heredocs.push({ name, content: body.length ? body.join('\n') + '\n' : '', firstLine });
+        heredocs.push({ name, quoted: h[2] !== '', content: body.length ? body.join('\n') + '\n' : '', firstLine });
       }
     }
     instructions.push({ keyword, flags, args: rest.trim(), heredocs, line: start + 1, endLine: i });

@@ -3,18 +3,21 @@ export { parseAnnotation, refSourceOf, annotationAbove, FULL_SHA_RE, type Annota
 export { readDockerfile, stagesOf, argPairs, expandVars, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
 export { catalogFiles, writeFileAtomic, rfc3339Now } from './files.js';
 export { scanRefs, type PinnedRef, type RefScan } from './refs.js';
-export { updateRefs, resolveRemoteRef, bumpHeader, type UpdateOptions, type UpdateResult, type RefStatus } from './update.js';
+export { updateRefs, resolveRemoteRef, bumpHeader, needsUpdate, type UpdateOptions, type UpdateResult, type RefStatus, type RefState } from './update.js';
 export {
   normalizeName,
   requirementName,
   parseConstraints,
   parseEdits,
-  editsFromDockerfile,
   applyEdits,
   requestedNames,
   unpinned,
   type ConstraintEdit,
   type ApplyResult,
+  type Lowering,
 } from './constraints.js';
+export { editsFromDockerfile } from './constraints-dockerfile.js';
+export { parseSedScript, runSed, posixToJs, type SedCommand } from './sed.js';
+export { compareVersions } from './version.js';
 export { lintDockerfile, lintBakeFile, lintPath, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
 export { readBakeInfo, type BakeInfo, type BakeTargetInfo } from './bakeinfo.js';

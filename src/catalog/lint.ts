@@ -6,13 +6,20 @@ import { readBakeInfo } from './bakeinfo.js';
 import { argPairs, expandVars, readDockerfile, stagesOf, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
 import { catalogFiles, isBakeFileName, isDockerfileName, REBUILD_TIME_RE, RFC3339_UTC_RE } from './files.js';
 import { scanRefs, GIT_REF_NAME_RE } from './refs.js';
+import { floatingBase, heredocHits, isBuilderImage, pipHits } from './lint-checks.js';
 
 export const LINT_RULES = {
   'pinned-ref': 'git refs (ARG *_GIT_REF defaults, ADD git URL #refs, annotated bake variables) are full 40-hex commits',
   'ref-annotation': 'every git ref has a "# stratum: repo=<url> branch=<name>" annotation directly above it, and every annotation governs a ref',
   'apt-no-recommends': 'apt-get install passes --no-install-recommends',
   'apt-lists-cleaned': 'a RUN using apt-get removes /var/lib/apt/lists/* in the same RUN (or mounts a cache/tmpfs there)',
-  'no-build-tools': 'the final stage installs no compilers, make, -dev packages or git',
+  'no-build-tools': 'the final stage installs no compilers, make, -dev packages, git or other build tools',
+  'final-from-builder': 'the final stage is not built FROM a builder image (or a stage built from one)',
+  'apt-install-variable': 'apt-get install names its packages, or a single ARG whose default names one (not a variable list lint cannot read)',
+  'heredoc-expansion': "a RUN heredoc fed to a command quotes its delimiter (<<'EOF') when its body uses variables of its own shell",
+  'pip-unpinned': 'pip install pins every package: name==version, a local source, or a name the constraints pin (--constraint)',
+  'add-checksum': 'ADD of an http(s) URL (not a git source) has --checksum=sha256:...',
+  'floating-base': 'an external base image names a release tag or a digest, not latest, no tag or a channel tag',
   'copy-from': 'COPY --from and RUN --mount from= name an earlier stage, a bake context, or an image',
   'rebuild-time': 'the header has a "# <Name>-Rebuild-Time: <RFC3339>" line',
   'spdx-header': 'the first line is "# SPDX-License-Identifier: <license>"',
@@ -32,15 +39,18 @@ export function formatFinding(f: Finding): string {
 }
 
 export interface LintOptions {
+  /** Package names (PEP 503) that the constraints in force pin; pip-unpinned then checks names installed with --constraint against them. */
+  constraints?: ReadonlySet<string>;
   /** Named contexts bake hands to this Dockerfile (lint finds them itself when linting a path). */
   contexts?: readonly string[];
   /** Decides whether an image reference used by COPY --from exists; default: assume it does. */
   imageExists?: (ref: string) => Promise<boolean>;
 }
 
-// Compilers (also versioned and cross ones), build drivers, headers, git. Not runtime support
-// packages that share a prefix, such as gcc-12-base (libgcc-s1 depends on it).
-const BUILD_TOOL_RE = /^(build-essential|gcc|g\+\+|cpp|clang|llvm|make|cmake|automake|autoconf|libtool|pkg-config|pkgconf|git|gfortran|rustc|cargo|golang)(-[0-9.]+)?$|^(gcc|g\+\+|cpp)(-[0-9.]+)?-[a-z0-9_]+-linux-gnu[a-z0-9]*$|-dev$/;
+// Compilers (also versioned and cross ones), linkers, build drivers, headers, version control.
+// Not runtime support packages that share a prefix, such as gcc-12-base (libgcc-s1 depends on it).
+const BUILD_TOOL_RE =
+  /^(build-essential|gcc|g\+\+|cpp|clang|llvm|lld|make|cmake|ninja-build|meson|scons|automake|autoconf|autoconf-archive|libtool|libtool-bin|pkg-config|pkgconf|bison|flex|nasm|yasm|binutils|dpkg-dev|git|git-core|git-all|subversion|mercurial|gfortran|rustc|cargo|golang|golang-go)(-[0-9.]+)?$|^(gcc|g\+\+|cpp|binutils)(-[0-9.]+)?-[a-z0-9_]+-linux-gnu[a-z0-9]*$|^(gcc|g\+\+)(-[0-9.]+)?-multilib$|^golang-[0-9.]+-go$|-dev$/;
 
 export function isBuildTool(pkg: string): boolean {
   return BUILD_TOOL_RE.test(pkg.replace(/[:=].*$/, ''));
@@ -81,10 +91,13 @@ function commandsOf(lines: ScriptLine[]): ScriptLine[] {
 interface AptInstall {
   line: number;
   packages: string[];
+  /** Words that expand to something lint cannot read. */
+  variables: string[];
   noRecommends: boolean;
 }
 
-function aptInstalls(cmds: ScriptLine[]): AptInstall[] {
+/** `args`: the stage's ARG defaults; a word that is one such ARG with a one-word default counts as that package. */
+function aptInstalls(cmds: ScriptLine[], args: Readonly<Record<string, string>> = {}): AptInstall[] {
   const out: AptInstall[] = [];
   for (const c of cmds) {
     const words = c.text.split(/\s+/).filter((w) => w !== '');
@@ -94,6 +107,7 @@ function aptInstalls(cmds: ScriptLine[]): AptInstall[] {
     const ii = rest.indexOf('install');
     if (ii < 0) continue;
     const packages: string[] = [];
+    const variables: string[] = [];
     let noRecommends = false;
     for (let i = 0; i < rest.length; i++) {
       const w = rest[i]!;
@@ -102,9 +116,25 @@ function aptInstalls(cmds: ScriptLine[]): AptInstall[] {
         if (/APT::Install-Recommends=(false|0)/i.test(rest[i + 1] ?? '')) noRecommends = true;
         i++;
       } else if (/^-o/.test(w) && /APT::Install-Recommends=(false|0)/i.test(w)) noRecommends = true;
-      else if (i > ii && !w.startsWith('-') && !w.includes('$')) packages.push(w.replace(/^["']|["']$/g, ''));
+      else if (i > ii && !w.startsWith('-')) {
+        if (/\$\(|`/.test(w)) {
+          // A command substitution: its words up to the closing parenthesis are one unknown list.
+          let sub = w;
+          while (i + 1 < rest.length && (sub.split('(').length > sub.split(')').length || (sub.split('`').length % 2 === 0))) sub += ' ' + rest[++i]!;
+          variables.push(sub);
+          continue;
+        }
+        const bare = w.replace(/^["']|["']$/g, '');
+        if (!bare.includes('$') && !bare.includes('`')) packages.push(bare);
+        else {
+          const arg = /^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$/.exec(bare)?.[1];
+          const value = arg === undefined ? undefined : args[arg];
+          if (value !== undefined && /^[a-z0-9][a-z0-9+.:=~-]*$/.test(value)) packages.push(value);
+          else variables.push(w);
+        }
+      }
     }
-    out.push({ line: c.line, packages, noRecommends });
+    out.push({ line: c.line, packages, variables, noRecommends });
   }
   return out;
 }
@@ -173,14 +203,55 @@ export async function lintDockerfile(file: string, text: string, opts: LintOptio
   for (const g of globals) if (g.keyword === 'ARG') for (const p of argPairs(g)) if (p.value !== undefined) globalVars[p.name] = p.value;
   const contexts = new Set(opts.contexts ?? []);
 
+  const stageEnv = new Map<number, Set<string>>();
+  const baseOf = (st: (typeof stages)[number]): { stage?: (typeof stages)[number]; ref: string } => {
+    const ref = expandVars(st.base, globalVars);
+    return { stage: stages.find((x) => x.index < st.index && x.name === ref.toLowerCase()), ref };
+  };
   for (const stage of stages) {
     const isFinal = stage.index === stages.length - 1;
     const vars: Record<string, string> = {};
+    const base = baseOf(stage);
+    // Names the outer shell of a RUN has in its environment: this stage's ARGs and ENV, and the
+    // ENV of an earlier stage it is built on.
+    const known = new Set<string>(base.stage ? stageEnv.get(base.stage.index) : []);
+    stageEnv.set(stage.index, known);
+    const fromIns = stage.instructions[0]!;
+    if (!base.stage && !contexts.has(base.ref) && base.ref.toLowerCase() !== 'scratch') {
+      if (base.ref.includes('$')) add(fromIns, fromIns.line, 'floating-base', `cannot resolve the base "${stage.base}" from ARG defaults; give the ARG a default (a release tag or a digest)`);
+      else {
+        const why = floatingBase(base.ref);
+        if (why) add(fromIns, fromIns.line, 'floating-base', why);
+      }
+    }
+    if (isFinal && stages.length > 1) {
+      // Follow the chain of stages down to the image it starts from.
+      let cur: (typeof stages)[number] | undefined = stage;
+      const seen = new Set<number>();
+      while (cur && !seen.has(cur.index)) {
+        seen.add(cur.index);
+        const b = baseOf(cur);
+        if (b.stage ? /^build(er)?$/.test(b.stage.name ?? '') : isBuilderImage(b.ref)) {
+          add(fromIns, fromIns.line, 'final-from-builder', `the final stage is built on ${b.stage ? `stage "${b.stage.name}"` : b.ref}, a build environment: start it from a runtime image and COPY --from the build what it needs`);
+          break;
+        }
+        cur = b.stage;
+      }
+    }
     for (const ins of stage.instructions) {
       if (ins.keyword === 'ARG') {
         for (const p of argPairs(ins)) {
+          known.add(p.name);
           const v = p.value ?? globalVars[p.name];
           if (v !== undefined) vars[p.name] = expandVars(v, vars);
+        }
+      }
+      if (ins.keyword === 'ENV') for (const k of envKeys(ins)) known.add(k);
+      if (ins.keyword === 'ADD' && !ins.flags.some((f) => f.name === 'checksum')) {
+        const words = ins.args.split(/\s+/).filter((w) => w !== '' && !w.startsWith('<<'));
+        for (const written of words.slice(0, -1)) {
+          const w = expandVars(written, { ...globalVars, ...vars });
+          if (/^https?:\/\//.test(w) && !GIT_URL_RE.test(w)) add(ins, ins.line, 'add-checksum', `ADD ${w} without --checksum=sha256:<digest>: the download is not pinned`);
         }
       }
       if (ins.keyword === 'ADD') {
@@ -210,10 +281,15 @@ export async function lintDockerfile(file: string, text: string, opts: LintOptio
         if (problem) add(ins, ins.line, 'copy-from', problem);
       }
       if (ins.keyword !== 'RUN') continue;
+      for (const h of heredocHits(ins, known)) add(ins, h.line, 'heredoc-expansion', h.message);
+      for (const h of pipHits(ins, { envConstraint: known.has('PIP_CONSTRAINT'), pinned: opts.constraints })) add(ins, h.line, 'pip-unpinned', h.message);
       const cmds = commandsOf(scriptLines(ins));
-      const installs = aptInstalls(cmds);
+      const installs = aptInstalls(cmds, vars);
       for (const inst of installs) {
         if (!inst.noRecommends) add(ins, inst.line, 'apt-no-recommends', 'apt-get install without --no-install-recommends');
+        if (inst.variables.length) {
+          add(ins, inst.line, 'apt-install-variable', `apt-get install of ${inst.variables.join(' ')}: lint cannot read the packages (use a literal list, or one ARG whose default names one package)`);
+        }
         if (isFinal) {
           const tools = inst.packages.filter(isBuildTool);
           if (tools.length) add(ins, inst.line, 'no-build-tools', `final stage installs build tools: ${tools.join(' ')}`);
@@ -251,10 +327,22 @@ async function checkSource(
   return `"${name}" is neither an earlier stage, a bake context, nor an image reference`;
 }
 
-/** Lints a bake file: annotated variables must be pinned, annotations must govern a ref. */
+/** Lints a bake file: annotated variables must be pinned, annotations must govern a ref, base image variables must not float. */
 export function lintBakeFile(file: string, text: string): Finding[] {
   const scan = scanRefs(file, text);
   const out: Finding[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const v = /^\s*variable\s+"([A-Za-z0-9_]*IMAGE)"\s*\{/.exec(lines[i]!);
+    if (!v) continue;
+    for (let j = i; j < lines.length && !/^\s*\}/.test(lines[j]!); j++) {
+      const d = /default\s*=\s*"([^"$]+)"/.exec(lines[j]!);
+      if (!d) continue;
+      const why = floatingBase(d[1]!);
+      if (why) out.push({ file, line: j + 1, rule: 'floating-base', message: `${v[1]}: ${why}` });
+      break;
+    }
+  }
   for (const r of scan.refs) {
     if (typeof r.source === 'string') out.push({ file, line: r.line, rule: 'ref-annotation', message: `${r.name}: ${r.source}` });
     if (!FULL_SHA_RE.test(r.value)) out.push({ file, line: r.line, rule: 'pinned-ref', message: `${r.name}="${r.value}" is not a full 40-hex commit hash` });
@@ -304,6 +392,13 @@ export async function lintPath(root: string, opts: Omit<LintOptions, 'contexts'>
     else findings.push(...lintBakeFile(f, text));
   }
   return findings;
+}
+
+function envKeys(ins: DockerfileInstruction): string[] {
+  const a = ins.args.trim();
+  // `ENV KEY value` (one pair) or `ENV K=V K2="v 2"`.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) return [/^\S+/.exec(a)?.[0] ?? ''].filter((k) => k !== '');
+  return [...a.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]!);
 }
 
 export { GIT_REF_NAME_RE };

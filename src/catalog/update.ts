@@ -1,16 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { run } from '../util/exec.js';
 import { StratumError } from '../util/errors.js';
 import { FULL_SHA_RE, type RefSource } from './annotations.js';
 import { catalogFiles, isDockerfileName, REBUILD_TIME_RE, rfc3339Now, writeFileAtomic } from './files.js';
 import { scanRefs, type PinnedRef } from './refs.js';
+import { HistoryProbe, resolveRemoteRef } from './remote.js';
+
+export { resolveRemoteRef } from './remote.js';
+
+/**
+ * - current: the pin is the branch head (or the tag's commit);
+ * - behind: the pin is an ancestor of the head, `commits` behind it;
+ * - not-on-branch: the repository has the commit, but not in the branch's history (`branches`
+ *   lists the branches that do have it);
+ * - unknown-commit: the repository has no such commit (a typo, a placeholder, a rewritten branch);
+ * - unchecked: the remote could not be asked (`error` says why).
+ */
+export type RefState = 'current' | 'behind' | 'not-on-branch' | 'unknown-commit' | 'unchecked';
 
 export interface RefStatus {
   ref: PinnedRef & { source: RefSource };
-  /** The head the remote reports for the branch (or the commit the tag points at). */
-  latest: string;
-  behind: boolean;
+  state: RefState;
+  /** The head the remote reports for the branch (or the commit the tag points at), when known. */
+  latest?: string;
+  commits?: number;
+  branches?: string[];
+  error?: string;
 }
 
 export interface UpdateOptions {
@@ -18,7 +33,7 @@ export interface UpdateOptions {
   check?: boolean;
   /** Clock for the Rebuild-Time header (tests pin it). */
   now?: Date;
-  /** Per-remote timeout in ms (default 60 s). */
+  /** Per-remote timeout in ms (default 60 s; fetching history for a differing pin gets 5 times that). */
   timeoutMs?: number;
   /** How many remotes to query at once (default 4). */
   concurrency?: number;
@@ -34,82 +49,89 @@ export interface UpdateResult {
   skipped: string[];
 }
 
-/** Asks a remote which commit a branch or tag points at. */
-export async function resolveRemoteRef(src: RefSource, timeoutMs = 60_000): Promise<string> {
-  const wanted = src.branch ? [`refs/heads/${src.branch}`] : [`refs/tags/${src.tag}`, `refs/tags/${src.tag}^{}`];
-  const r = await run('git', ['ls-remote', '--', src.repo, ...wanted], {
-    check: false,
-    timeout: timeoutMs,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' },
-  });
-  if (r.code !== 0) {
-    throw new StratumError(`git ls-remote ${src.repo} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  }
-  const found = new Map<string, string>();
-  for (const l of r.stdout.split('\n')) {
-    const [sha, name] = l.split('\t');
-    if (sha && name) found.set(name, sha);
-  }
-  // A peeled annotated tag names the commit; the tag object itself would not check out as a tree.
-  const sha = src.branch ? found.get(wanted[0]!) : (found.get(wanted[1]!) ?? found.get(wanted[0]!));
-  if (!sha) throw new StratumError(`${src.repo}: no ${src.branch ? `branch ${src.branch}` : `tag ${src.tag}`}`);
-  return sha;
+/** True for the states `update` rewrites (and `update --check` fails on). */
+export function needsUpdate(s: RefStatus): boolean {
+  return s.state === 'behind' || s.state === 'not-on-branch' || s.state === 'unknown-commit';
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
+async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
+    while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+}
+
+type Ref = PinnedRef & { source: RefSource };
+
+/** Asks every remote about every ref; a remote that fails marks its refs unchecked, the rest go on. */
+async function statusOf(refs: Ref[], opts: UpdateOptions): Promise<RefStatus[]> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const keyOf = (s: RefSource): string => `${s.repo}\0${s.branch ?? ''}\0${s.tag ?? ''}`;
+  const sources = [...new Map(refs.map((r) => [keyOf(r.source), r.source])).values()];
+  const heads = new Map<string, string | Error>();
+  await mapLimit(sources, opts.concurrency ?? 4, async (s) => {
+    heads.set(keyOf(s), await resolveRemoteRef(s, timeoutMs).catch((e: Error) => e));
+  });
+  const statuses: RefStatus[] = refs.map((ref) => {
+    const head = heads.get(keyOf(ref.source))!;
+    if (head instanceof Error) return { ref, state: 'unchecked', error: head.message };
+    return { ref, state: head === ref.value ? 'current' : 'behind', latest: head };
+  });
+  // Pins that differ from their head: place them in the repository's history, one clone per repo.
+  const differing = statuses.filter((s) => s.state === 'behind');
+  const repos = [...new Set(differing.map((s) => s.ref.source.repo))];
+  await mapLimit(repos, opts.concurrency ?? 4, async (repo) => {
+    const mine = differing.filter((s) => s.ref.source.repo === repo);
+    let probe: HistoryProbe;
+    try {
+      probe = await HistoryProbe.open(repo, timeoutMs * 5);
+    } catch (e) {
+      for (const s of mine) Object.assign(s, { state: 'unchecked', error: (e as Error).message });
+      return;
+    }
+    try {
+      for (const s of mine) {
+        const p = await probe.place(s.ref.value, s.latest!);
+        if (p.kind === 'behind') Object.assign(s, { state: 'behind', commits: p.commits });
+        else if (p.kind === 'not-on-branch') Object.assign(s, { state: 'not-on-branch', branches: p.branches });
+        else s.state = 'unknown-commit';
+      }
+    } finally {
+      await probe.close();
+    }
+  });
+  return statuses;
 }
 
 /**
- * Finds every annotated ref under `root`, asks each remote for its branch head, and (unless
- * `check`) rewrites stale refs and bumps the Rebuild-Time header of each Dockerfile it changed.
+ * Finds every annotated ref under `root`, asks each remote where it stands, and (unless `check`)
+ * rewrites each ref that is behind, off its branch or unknown to the head, bumping the
+ * Rebuild-Time header of each Dockerfile it changed.
  */
 export async function updateRefs(root: string, opts: UpdateOptions = {}): Promise<UpdateResult> {
   const files = await catalogFiles(root);
   const texts = new Map<string, string>();
-  const refs: (PinnedRef & { source: RefSource })[] = [];
+  const refs: Ref[] = [];
   const skipped: string[] = [];
   for (const f of files) {
     const text = await readFile(f, 'utf8');
     texts.set(f, text);
     for (const r of scanRefs(f, text).refs) {
       if (typeof r.source === 'string') skipped.push(`${f}:${r.line}: ${r.name}: ${r.source}`);
-      else refs.push(r as PinnedRef & { source: RefSource });
+      else refs.push(r as Ref);
     }
   }
-  const keyOf = (s: RefSource): string => `${s.repo}\0${s.branch ?? ''}\0${s.tag ?? ''}`;
-  const unique = [...new Map(refs.map((r) => [keyOf(r.source), r.source])).values()];
-  const heads = new Map<string, string>();
-  await mapLimit(unique, opts.concurrency ?? 4, async (s) => {
-    try {
-      heads.set(keyOf(s), await resolveRemoteRef(s, opts.timeoutMs));
-    } catch (e) {
-      const where = refs.filter((r) => keyOf(r.source) === keyOf(s)).map((r) => `${r.file}:${r.line}`);
-      throw new StratumError(`${where.join(', ')}: ${(e as Error).message}`, 1, { cause: e });
-    }
-  });
-  const statuses: RefStatus[] = refs.map((r) => {
-    const latest = heads.get(keyOf(r.source))!;
-    return { ref: r, latest, behind: latest !== r.value };
-  });
+  const statuses = await statusOf(refs, opts);
   const changedFiles: string[] = [];
   const bumpedHeaders: string[] = [];
   if (!opts.check) {
     const stamp = rfc3339Now(opts.now);
     for (const f of files) {
-      const stale = statuses.filter((s) => s.behind && s.ref.file === f);
+      const stale = statuses.filter((s) => needsUpdate(s) && s.ref.file === f);
       if (stale.length === 0) continue;
       const lines = texts.get(f)!.split('\n');
-      for (const s of stale) lines[s.ref.line - 1] = rewriteValue(lines[s.ref.line - 1]!, s.ref, s.latest);
+      for (const s of stale) lines[s.ref.line - 1] = rewriteValue(lines[s.ref.line - 1]!, s.ref, s.latest!);
       if (isDockerfileName(basename(f)) && bumpHeader(lines, stamp)) bumpedHeaders.push(f);
       await writeFileAtomic(f, lines.join('\n'));
       changedFiles.push(f);

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { StratumError } from '../util/errors.js';
+import { describeError } from './errors.js';
 type Module = { register: (program: Command) => void };
 
 // Each command's module is loaded only when that command runs (or for --help of all), so a
@@ -10,6 +10,8 @@ const COMMANDS: Record<string, () => Promise<Module>> = {
   images: () => import('./commands/images.js'),
   rmi: () => import('./commands/images.js'),
   tag: () => import('./commands/tag.js'),
+  run: () => import('./commands/run.js'),
+  verify: () => import('./commands/verify.js'),
   push: () => import('./commands/push.js'),
   pull: () => import('./commands/pull.js'),
   login: () => import('./commands/login.js'),
@@ -54,6 +56,10 @@ program
 async function main(): Promise<void> {
   try {
     const wanted = requestedCommand(process.argv.slice(2));
+    // `run IMAGE CMD...` hands everything after the image to the command, as `docker run` does; that needs the
+    // program's own options to stop at the subcommand, which other commands do not want (`build . --root X`).
+    // (Also when every command is loaded, for --help: `run` declares pass-through options, which need it.)
+    if (wanted === 'run' || !wanted || !COMMANDS[wanted]) program.enablePositionalOptions();
     const loaders = wanted && COMMANDS[wanted] ? [COMMANDS[wanted]] : [...new Set(Object.values(COMMANDS))];
     const loaded = new Set<Module>();
     for (const load of loaders) {
@@ -65,12 +71,10 @@ async function main(): Promise<void> {
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
-    } else if (e instanceof StratumError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      process.exitCode = e.exitCode;
     } else {
-      process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
+      const { message, exitCode } = describeError(e);
+      process.stderr.write(`error: ${message}\n`);
+      process.exitCode = exitCode;
     }
   }
 }

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { createHash, type Hash } from 'node:crypto';
 import { constants as C, createReadStream, promises as fsp, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { InputError, StratumError } from '../util/errors.js';
 import { keepOutput, run } from '../util/exec.js';
+import { hashFile } from '../util/hash.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer.js';
 import { TarReader, type TarEntry } from './tar.js';
 import { restoreXattrs } from './xattr.js';
@@ -14,6 +16,11 @@ export interface ApplyOptions {
    * trusted.overlay.opaque=y xattr. 'flat': apply onto an existing rootfs (whiteouts delete).
    */
   format: 'overlay' | 'flat';
+  /**
+   * A user's archive (ADD), not an image layer: `.wh.` names are plain files. Whiteouts exist only in layers; an
+   * archive that could delete files would reach what lies above its destination.
+   */
+  archive?: boolean;
 }
 
 /** Opens a layer blob as a stream of uncompressed tar bytes (compression sniffed from the magic bytes). */
@@ -62,7 +69,20 @@ export async function openLayerStream(file: string): Promise<{ stream: AsyncIter
  * `..`, paths through symlinks, hardlinks leaving the root, and symlinks whose relative target climbs above the
  * root. When this call created `dest`, any failure removes it.
  */
-export async function applyLayer(blob: { path: string; mediaType: string }, dest: string, opts: ApplyOptions): Promise<void> {
+export interface LayerBlob {
+  path: string;
+  mediaType: string;
+  /** The blob's digest as the manifest gives it: checked before anything is unpacked. */
+  digest?: string;
+  /**
+   * The uncompressed tar's digest as the image config claims it (rootfs.diff_ids): checked as the layer unpacks,
+   * and a mismatch leaves nothing behind. A snapshot is found again by this digest, so an unchecked claim would let
+   * one image put its files under another image's layer.
+   */
+  diffID?: string;
+}
+
+export async function applyLayer(blob: LayerBlob, dest: string, opts: ApplyOptions): Promise<void> {
   const root = path.resolve(dest);
   let created = false;
   const st = await fsp.lstat(root).catch((e: NodeJS.ErrnoException) => {
@@ -78,14 +98,24 @@ export async function applyLayer(blob: { path: string; mediaType: string }, dest
   } else if (opts.format === 'overlay' && (await fsp.readdir(root)).length > 0) {
     throw new InputError(`snapshot dir ${root} is not empty`);
   }
+  const name = blob.digest ?? blob.path;
+  if (blob.digest) await checkBlobDigest(blob.path, blob.digest);
   const { stream, close } = await openLayerStream(blob.path);
-  const reader = new TarReader(stream);
+  const diffHash = blob.diffID ? createHash('sha256') : undefined;
+  const reader = new TarReader(diffHash ? hashing(stream, diffHash) : stream);
   try {
-    const applier = new Applier(root, opts.format, blob.path);
+    const applier = new Applier(root, opts.format, name, opts.archive ?? false);
     for (;;) {
       const e = await reader.next();
       if (!e) break;
       await applier.entry(e, reader);
+    }
+    if (diffHash) {
+      await reader.drain(); // the diff_id covers the end-of-archive blocks and any padding after them
+      const actual = `sha256:${diffHash.digest('hex')}`;
+      if (actual !== blob.diffID) {
+        throw new InputError(`layer ${name}: its uncompressed content hashes to ${actual}, but the image config claims diff_id ${blob.diffID}; refusing the image`);
+      }
     }
     await applier.finish();
   } catch (e) {
@@ -101,10 +131,66 @@ export async function applyLayer(blob: { path: string; mediaType: string }, dest
   }
 }
 
+async function writeAll(fh: fsp.FileHandle, chunk: Buffer, position?: number): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position === undefined ? null : position + off);
+    off += bytesWritten;
+  }
+}
+
+/** Exact reads from an entry's data (the reader hands out chunks of whatever size arrives). */
+class BodyBytes {
+  #it: AsyncIterator<Buffer>;
+  #buf: Buffer = Buffer.alloc(0);
+  #left: number;
+  constructor(src: AsyncIterable<Buffer>, size: number) {
+    this.#it = src[Symbol.asyncIterator]();
+    this.#left = size;
+  }
+  /** Up to n bytes; fewer only at the end of the data. */
+  async read(n: number): Promise<Buffer> {
+    while (this.#buf.length < n && this.#left > 0) {
+      const r = await this.#it.next();
+      if (r.done) break;
+      this.#left -= r.value.length;
+      this.#buf = this.#buf.length ? Buffer.concat([this.#buf, r.value]) : r.value;
+    }
+    const out = this.#buf.subarray(0, n);
+    this.#buf = this.#buf.subarray(out.length);
+    return out;
+  }
+}
+
+async function* hashing(src: AsyncIterable<Buffer>, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+async function checkBlobDigest(file: string, digest: string): Promise<void> {
+  const actual = `sha256:${await hashFile(file)}`;
+  if (actual !== digest) throw new InputError(`layer ${digest}: the blob's content hashes to ${actual}; refusing it`);
+}
+
+/** Checks a layer blob against its digest and diff_id without unpacking it. */
+export async function verifyLayerBlob(blob: Required<Pick<LayerBlob, 'path' | 'digest' | 'diffID'>>): Promise<void> {
+  await checkBlobDigest(blob.path, blob.digest);
+  const { stream } = await openLayerStream(blob.path);
+  const h = createHash('sha256');
+  for await (const chunk of stream) h.update(chunk);
+  const diffID = `sha256:${h.digest('hex')}`;
+  if (diffID !== blob.diffID) {
+    throw new InputError(`layer ${blob.digest}: its uncompressed content hashes to ${diffID}, but the image config claims diff_id ${blob.diffID}; refusing the image`);
+  }
+}
+
 class Applier {
   readonly #root: string;
   readonly #format: 'overlay' | 'flat';
   readonly #layer: string;
+  readonly #archive: boolean;
   /** Relative paths known to be real directories (every ancestor of a member is a member too). */
   readonly #dirs = new Set<string>(['']);
   /** Paths this layer wrote: whiteouts and opaque markers only hide what lower layers had. */
@@ -114,14 +200,15 @@ class Applier {
   readonly #opaque: string[] = [];
   readonly #xattrs: { path: string; xattrs: Map<string, Buffer> }[] = [];
 
-  constructor(root: string, format: 'overlay' | 'flat', layer: string) {
+  constructor(root: string, format: 'overlay' | 'flat', layer: string, archive: boolean) {
     this.#root = root;
     this.#format = format;
     this.#layer = layer;
+    this.#archive = archive;
   }
 
   #refuse(e: TarEntry, why: string): never {
-    throw new InputError(`layer ${this.#layer}: refusing entry ${JSON.stringify(e.path)}: ${why}`);
+    throw new InputError(`${this.#archive ? 'archive' : 'layer'} ${this.#layer}: refusing entry ${JSON.stringify(e.path)}: ${why}`);
   }
 
   /** Normalises an archive path to a relative one, refusing absolute paths and `..`. */
@@ -130,6 +217,9 @@ class Applier {
     if (p.includes('\0')) this.#refuse(e, `NUL in ${what}`);
     const parts = p.split('/').filter((x) => x !== '' && x !== '.');
     if (parts.includes('..')) this.#refuse(e, `${what} contains a ".." component`);
+    // Linux's limits; past them every call on the path fails, so say which entry rather than what the call met.
+    if (Buffer.byteLength(p) >= 4096) this.#refuse(e, `${what} is longer than the 4096 bytes a Linux path may have`);
+    if (parts.some((x) => Buffer.byteLength(x) > 255)) this.#refuse(e, `${what} has a name longer than the 255 bytes Linux allows`);
     return parts.join('/');
   }
 
@@ -185,7 +275,7 @@ class Applier {
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
 
-    if (base.startsWith(WHITEOUT_PREFIX)) {
+    if (base.startsWith(WHITEOUT_PREFIX) && !this.#archive) {
       await this.#parents(e, rel);
       if (base === OPAQUE_MARKER) {
         if (this.#format === 'overlay') this.#opaque.push(this.#abs(parent));
@@ -193,7 +283,10 @@ class Applier {
       } else if (base.startsWith(WHITEOUT_PREFIX + WHITEOUT_PREFIX)) {
         // other aufs metadata (.wh..wh.plnk etc.): meaningless here
       } else {
-        const target = (parent ? parent + '/' : '') + base.slice(WHITEOUT_PREFIX.length);
+        const name = base.slice(WHITEOUT_PREFIX.length);
+        // `.wh.` alone or `.wh..` would name the parent or the grandparent: a whiteout hides one entry of its own dir.
+        if (name === '' || name === '.' || name === '..') this.#refuse(e, `whiteout ${JSON.stringify(base)} names no entry of its directory`);
+        const target = (parent ? parent + '/' : '') + name;
         if (this.#mine.has(target)) return;
         if (this.#format === 'overlay') this.#whiteouts.set(this.#abs(target), e.mtime);
         else await this.#remove(target);
@@ -224,20 +317,20 @@ class Applier {
       else await fsp.unlink(abs);
     }
 
+    if (e.unsupported) this.#refuse(e, `it is ${e.unsupported}`);
     switch (e.type) {
       case '0': {
         const fh = await fsp.open(abs, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
         try {
-          let written = 0;
-          for await (const chunk of reader.body()) {
-            let off = 0;
-            while (off < chunk.length) {
-              const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-              off += bytesWritten;
+          if (e.sparse) await this.#writeSparse(e, e.sparse, reader, fh);
+          else {
+            let written = 0;
+            for await (const chunk of reader.body()) {
+              await writeAll(fh, chunk);
+              written += chunk.length;
             }
-            written += chunk.length;
+            if (written !== e.size) throw new StratumError(`layer ${this.#layer}: truncated data for ${e.path}`);
           }
-          if (written !== e.size) throw new StratumError(`layer ${this.#layer}: truncated data for ${e.path}`);
           await fh.chown(e.uid, e.gid);
           await fh.chmod(e.mode & 0o7777);
           await fh.utimes(e.mtime, e.mtime);
@@ -285,6 +378,48 @@ class Applier {
         this.#refuse(e, `unsupported entry type ${JSON.stringify(e.type)}`);
     }
     if (e.type !== '2') this.#keepXattrs(abs, e);
+  }
+
+  /**
+   * A GNU sparse file: each (offset, size) region of the map is written where it belongs, and the holes between
+   * stay holes. Format 1.0 keeps the map, as decimal lines, in the first blocks of the data.
+   */
+  async #writeSparse(e: TarEntry, sparse: NonNullable<TarEntry['sparse']>, reader: TarReader, fh: fsp.FileHandle): Promise<void> {
+    const body = new BodyBytes(reader.body(), e.size);
+    let map = sparse.map;
+    if (!map) {
+      const nums: number[] = [];
+      let text = '';
+      let want = 1;
+      while (nums.length < want) {
+        const block = await body.read(512);
+        if (block.length === 0) this.#refuse(e, 'its data ends inside its sparse map');
+        text += block.toString('latin1');
+        const lines = text.split('\n');
+        text = lines.pop()!;
+        for (const l of lines) {
+          const n = Number(l);
+          if (l === '' || !Number.isSafeInteger(n) || n < 0) this.#refuse(e, 'its sparse map is malformed');
+          nums.push(n);
+          if (nums.length === 1) want = 1 + 2 * n;
+        }
+        if (want > 1 + 2 * Math.ceil(e.size / 2)) this.#refuse(e, 'its sparse map is larger than its data');
+      }
+      map = [];
+      for (let i = 1; i < want; i += 2) map.push([nums[i]!, nums[i + 1]!]);
+    }
+    let end = 0;
+    for (const [offset, size] of map) {
+      if (offset < end || offset + size > sparse.realSize) this.#refuse(e, 'its sparse map has overlapping regions or regions past its size');
+      for (let done = 0; done < size; ) {
+        const chunk = await body.read(Math.min(size - done, 1 << 20));
+        if (chunk.length === 0) throw new StratumError(`layer ${this.#layer}: truncated data for ${e.path}`);
+        await writeAll(fh, chunk, offset + done);
+        done += chunk.length;
+      }
+      end = offset + size;
+    }
+    await fh.truncate(sparse.realSize);
   }
 
   /** Only capabilities and user.* xattrs: trusted.overlay.* from an archive could steer overlayfs. */

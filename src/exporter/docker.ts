@@ -22,7 +22,7 @@ export async function exportDockerArchive(store: ContentStore, manifest: Descrip
   const { manifest: m, config } = await readManifest(store, manifest);
   const diffIDs = config.rootfs?.diff_ids ?? [];
   if (diffIDs.length !== m.layers.length) throw new StratumError(`${manifest.digest}: config has ${diffIDs.length} diff_ids for ${m.layers.length} layers`);
-  await writeOutput(destFile, async (tmp) => {
+  await writeOutput(destFile, 'file', async (tmp) => {
     const w = await TarFileWriter.create(tmp);
     try {
       const layerPaths: string[] = [];

@@ -25,6 +25,11 @@ export async function writeImage(
   return { manifest: { mediaType: MediaTypes.manifest, digest: m.digest, size: m.size }, config: configDesc };
 }
 
+/** The image's `created`: the epoch when one is given (reproducible builds), else now. */
+export function createdTime(sourceDateEpoch: number | undefined, now = Date.now()): string {
+  return new Date(sourceDateEpoch !== undefined ? sourceDateEpoch * 1000 : now).toISOString();
+}
+
 /** Every blob an image needs (manifest or index first, then configs and layers), deduplicated. */
 export async function collectBlobs(store: ContentStore, root: Descriptor): Promise<Descriptor[]> {
   const out = new Map<string, Descriptor>();
@@ -32,10 +37,10 @@ export async function collectBlobs(store: ContentStore, root: Descriptor): Promi
     if (out.has(d.digest)) return;
     out.set(d.digest, d);
     if (isIndexMediaType(d.mediaType)) {
-      const idx = await store.readJSON<Index>(d.digest);
+      const idx = await store.readIndex(d.digest);
       for (const m of idx.manifests) await visit(m);
     } else if (d.mediaType === MediaTypes.manifest || d.mediaType === MediaTypes.dockerManifest) {
-      const m = await store.readJSON<Manifest>(d.digest);
+      const m = await store.readManifest(d.digest);
       await visit(m.config);
       for (const l of m.layers) await visit(l);
     }
@@ -47,10 +52,9 @@ export async function collectBlobs(store: ContentStore, root: Descriptor): Promi
 /** Reads an image manifest; an index is resolved to its linux/amd64 (or only) manifest. */
 export async function readManifest(store: ContentStore, desc: Descriptor): Promise<{ desc: Descriptor; manifest: Manifest; config: ImageConfig }> {
   let d = desc;
-  if (isIndexMediaType(d.mediaType)) d = pickPlatform(await store.readJSON<Index>(d.digest), d.digest);
-  const manifest = await store.readJSON<Manifest>(d.digest);
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new StratumError(`${d.digest} is not an image manifest`);
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest);
+  if (isIndexMediaType(d.mediaType)) d = pickPlatform(await store.readIndex(d.digest), d.digest);
+  const manifest = await store.readManifest(d.digest);
+  const config = await store.readConfig(manifest.config.digest);
   return { desc: d, manifest, config };
 }
 

@@ -8,7 +8,7 @@ import { gzipMembers } from './pgzip.js';
 import { MemberIndex } from '../store/members.js';
 import type { ContentStore } from '../store/content.js';
 import { MediaTypes } from '../store/types.js';
-import { StratumError } from '../util/errors.js';
+import { InputError, StratumError } from '../util/errors.js';
 import { keepOutput } from '../util/exec.js';
 import { encodeHeader, padding, ZERO_BLOCKS, type TarHeader } from './tar.js';
 import { scanXattrs } from './xattr.js';
@@ -39,9 +39,29 @@ export interface WriteLayerOptions {
 /** Bumped when the bytes writeLayer produces for the same tree change, so memoised layers are not mixed in. */
 export const LAYER_FORMAT = 2;
 
+/** Names the layer made of a snapshot for one compression and timestamp clamp, in the current LAYER_FORMAT. */
+export function layerMemoKey(compression: Compression, sourceDateEpoch?: number): string {
+  return `${compression}:${sourceDateEpoch ?? ''}:v${LAYER_FORMAT}`;
+}
+
+/** The inverse of layerMemoKey; undefined for any other key (an imported layer's, or an older format's). */
+export function parseLayerMemoKey(key: string): { compression: Compression; sourceDateEpoch?: number } | undefined {
+  const m = /^(gzip|zstd|none):(\d*):v(\d+)$/.exec(key);
+  if (!m || Number(m[3]) !== LAYER_FORMAT) return undefined;
+  return { compression: m[1] as Compression, ...(m[2] ? { sourceDateEpoch: Number(m[2]) } : {}) };
+}
+
+/** The diff_id writeLayer would give a snapshot directory, without compressing or storing anything. */
+export async function treeDiffID(dir: string, sourceDateEpoch?: number): Promise<string> {
+  const root = path.resolve(dir);
+  const h = createHash('sha256');
+  for (const seg of tarSegments(root, await scanXattrs(root, KEPT_XATTRS), sourceDateEpoch)) h.update(seg);
+  return 'sha256:' + h.digest('hex');
+}
+
 export const OPAQUE_MARKER = '.wh..wh..opq';
 export const WHITEOUT_PREFIX = '.wh.';
-const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
+export const KEPT_XATTRS = '^(trusted\\.overlay\\.opaque|security\\.capability)$';
 /** A segment (one gzip member) ends at the first cut point after this many bytes... */
 export const SEGMENT_MIN = 1 << 20;
 /** ...or, inside a big file, at this many. */
@@ -228,6 +248,10 @@ export function* tarSegments(root: string, xattrs: Map<string, Map<string, Buffe
       const abs = path.join(absDir, k.name);
       const rel = relDir + k.name;
       const st = k.st;
+      // In a layer such a name *is* a deletion: written as a file, it would delete when the image is unpacked.
+      if (k.name.startsWith(WHITEOUT_PREFIX)) {
+        throw new InputError(`cannot put /${rel} in an image layer: names beginning with ${WHITEOUT_PREFIX} are reserved for whiteouts (deletions) in OCI layers`);
+      }
       if (st.isDirectory()) {
         push(encodeHeader(header(rel + '/', st, { type: 'dir' })));
         if (xattrs.get(abs)?.get('trusted.overlay.opaque')?.toString() === 'y') {

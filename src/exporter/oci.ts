@@ -2,7 +2,8 @@ import { constants as C, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { ContentStore } from '../store/content.js';
 import { normalizeRef } from '../store/reference.js';
-import { isIndexMediaType, MediaTypes, REF_NAME_ANNOTATION, type Descriptor, type Index, type Manifest } from '../store/types.js';
+import { isIndexMediaType, MediaTypes, REF_NAME_ANNOTATION, type Descriptor, type Index } from '../store/types.js';
+import { checkIndex } from '../store/validate.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { writeOutput } from './atomic.js';
 import { collectBlobs, pickPlatform } from './image.js';
@@ -25,7 +26,7 @@ function layoutIndex(manifest: Descriptor, refName?: string): string {
 export async function exportOciLayout(store: ContentStore, manifest: Descriptor, dest: string, opts: { refName?: string; tar?: boolean } = {}): Promise<void> {
   const blobs = await collectBlobs(store, manifest);
   for (const b of blobs) if (!(await store.has(b.digest))) throw new StratumError(`cannot export: blob ${b.digest} is missing from the store`);
-  await writeOutput(dest, async (tmp) => {
+  await writeOutput(dest, opts.tar ? 'file' : 'dir', async (tmp) => {
     if (opts.tar) {
       const w = await TarFileWriter.create(tmp);
       try {
@@ -63,13 +64,13 @@ function sameRef(a: string, b: string): boolean {
  */
 export async function importOciLayout(store: ContentStore, dir: string, ref?: string): Promise<Descriptor> {
   const layoutDir = path.resolve(dir);
-  let idx: Index;
+  let raw: unknown;
   try {
-    idx = JSON.parse(await fsp.readFile(path.join(layoutDir, 'index.json'), 'utf8')) as Index;
+    raw = JSON.parse(await fsp.readFile(path.join(layoutDir, 'index.json'), 'utf8'));
   } catch (e) {
     throw new InputError(`${layoutDir} is not an OCI image layout (cannot read index.json: ${(e as Error).message})`);
   }
-  const entries = idx.manifests ?? [];
+  const entries = checkIndex(raw, `${layoutDir}/index.json`).manifests;
   let chosen: Descriptor | undefined;
   if (ref !== undefined) {
     chosen = entries.find((m) => {
@@ -98,18 +99,20 @@ export async function importOciLayout(store: ContentStore, dir: string, ref?: st
       await store.ingestFile(blobFile(d), { digest: d.digest, size: d.size });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new InputError(`${layoutDir}: blob ${d.digest} is missing`);
-      throw new InputError(`${layoutDir}: blob ${d.digest}: ${(e as Error).message}`);
+      // A blob that is not what the layout says is bad input; a full disk or an I/O error is not.
+      if (e instanceof StratumError) throw new InputError(`${layoutDir}: blob ${d.digest}: ${e.message}`);
+      throw e;
     }
   };
   let desc = chosen!;
   if (isIndexMediaType(desc.mediaType)) {
     await copy(desc);
-    desc = pickPlatform(await store.readJSON<Index>(desc.digest), `${layoutDir} (${desc.digest})`);
+    desc = pickPlatform(await store.readIndex(desc.digest), `${layoutDir} (${desc.digest})`);
   }
   await copy(desc);
-  const manifest = await store.readJSON<Manifest>(desc.digest);
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new InputError(`${layoutDir}: ${desc.digest} is not an image manifest`);
+  const manifest = await store.readManifest(desc.digest);
   await copy(manifest.config);
+  await store.readConfig(manifest.config.digest);
   for (const l of manifest.layers) await copy(l);
   const out: Descriptor = { mediaType: desc.mediaType ?? manifest.mediaType ?? MediaTypes.manifest, digest: desc.digest, size: desc.size };
   if (desc.platform) out.platform = desc.platform;

@@ -151,6 +151,13 @@ export interface TarEntry {
   devmajor: number;
   devminor: number;
   xattrs: Map<string, Buffer>;
+  /**
+   * A GNU sparse file (`tar -S`, PAX formats 0.1 and 1.0): `size` bytes of data stand for a file of `realSize`
+   * bytes with holes. The map is in the PAX header (0.1) or at the start of the data (1.0, map undefined).
+   */
+  sparse?: { realSize: number; map?: [number, number][] };
+  /** Set for a sparse encoding this reader does not unpack (GNU 0.0, old GNU 'S'): what it is. */
+  unsupported?: string;
 }
 
 /** Pulls exact byte counts out of an async stream of chunks. */
@@ -244,6 +251,39 @@ function parsePax(body: Buffer, into: Map<string, Buffer>): void {
   }
 }
 
+/** Fills in `sparse` (or `unsupported`) from GNU's sparse PAX keys; the real name is in GNU.sparse.name. */
+function readSparse(e: TarEntry, flag: string, pax: (k: string) => string | undefined): void {
+  if (flag === 'S') {
+    e.unsupported = 'an old GNU sparse file (type S): recreate the archive with --format=posix';
+    return;
+  }
+  const major = pax('GNU.sparse.major');
+  const map = pax('GNU.sparse.map');
+  if (major === undefined && map === undefined && pax('GNU.sparse.offset') === undefined) return;
+  e.path = pax('GNU.sparse.name') ?? e.path;
+  const realSize = Number(pax('GNU.sparse.realsize') ?? pax('GNU.sparse.size'));
+  if (!Number.isSafeInteger(realSize) || realSize < 0) {
+    e.unsupported = 'a GNU sparse file without a valid real size';
+    return;
+  }
+  if (major === '1' && pax('GNU.sparse.minor') === '0') {
+    e.sparse = { realSize };
+    return;
+  }
+  if (map !== undefined && major === undefined) {
+    const nums = map.split(',').map(Number);
+    if (nums.length % 2 !== 0 || nums.some((n) => !Number.isSafeInteger(n) || n < 0)) {
+      e.unsupported = 'a GNU sparse file with a malformed map';
+      return;
+    }
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < nums.length; i += 2) pairs.push([nums[i]!, nums[i + 1]!]);
+    e.sparse = { realSize, map: pairs };
+    return;
+  }
+  e.unsupported = `a GNU sparse file in format ${major ?? '0'}.${pax('GNU.sparse.minor') ?? '0'}: recreate the archive with GNU tar 1.34's default (-S --format=posix)`;
+}
+
 /**
  * Streaming tar reader. Call next() for each entry; the entry's data is available through body() until the next
  * call to next() (unread data is skipped).
@@ -326,11 +366,21 @@ export class TarReader {
         xattrs: new Map(),
       };
       for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) e.xattrs.set(k.slice(13), v);
+      readSparse(e, flag, paxStr);
       if (e.type === '0' && e.path.endsWith('/')) e.type = '5';
       // Only regular files (and unknown types) carry data; hardlinks etc. with a size field have none.
       this.#remaining = e.type === '0' || !'123456'.includes(e.type) ? e.size : 0;
       this.#pad = padding(this.#remaining);
       return e;
+    }
+  }
+
+  /** Reads (and discards) everything left in the stream, past the end-of-archive blocks. */
+  async drain(): Promise<void> {
+    this.#remaining = 0;
+    this.#pad = 0;
+    while ((await this.#src.readSome(1 << 20)).length > 0) {
+      /* discard */
     }
   }
 

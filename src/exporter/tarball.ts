@@ -3,7 +3,7 @@ import type { ContentStore } from '../store/content.js';
 import type { ContainerConfig, Descriptor, ImageConfig } from '../store/types.js';
 import { InputError } from '../util/errors.js';
 import { applyLayer } from './apply.js';
-import { writeImage } from './image.js';
+import { createdTime, writeImage } from './image.js';
 import { writeLayer, type Compression, type LayerInfo } from './layer.js';
 
 export interface ImportTarballOptions {
@@ -33,7 +33,7 @@ export async function importTarball(
   try {
     await applyLayer({ path: tarPath, mediaType: '' }, tmp, { format: 'flat' });
     const layer = await writeLayer(tmp, store, { compression: opts.compression ?? 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
-    const created = new Date((opts.sourceDateEpoch ?? Math.floor(Date.now() / 1000)) * 1000).toISOString();
+    const created = createdTime(opts.sourceDateEpoch);
     const config: ImageConfig = {
       created,
       architecture: opts.architecture ?? 'amd64',

@@ -7,6 +7,7 @@ export { parseDockerfile, parseHeredocWord, heredocsInLine } from './parser.js';
 export { dumpBuildkit, goQuote } from './dump.js';
 export { ShellLex, ShellExpansionError, type ShellLexOptions } from './shell.js';
 export * from './commands.js';
+export { argValue } from './args.js';
 export {
   parseMount,
   mountFrom,

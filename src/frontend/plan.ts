@@ -1,15 +1,14 @@
 /** Stages of a Dockerfile, global ARGs, target selection and the order the target's stages build in. */
 import { InputError, SourceError } from '../util/errors.js';
+import { formatPlatform, hostPlatform, parsePlatform, type Platform } from '../util/platform.js';
 import { toCommands, type Command, type FromCmd } from './commands.js';
 import { mountFrom } from './mount.js';
+import { argValue } from './args.js';
 import { ShellExpansionError, ShellLex } from './shell.js';
 import type { Dockerfile } from './types.js';
 
-export interface PlatformSpec {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+/** @see util/platform.ts */
+export type PlatformSpec = Platform;
 
 export interface Stage {
   index: number;
@@ -33,6 +32,8 @@ export interface Plan {
   /** Values usable in FROM: automatic platform args plus the global ARGs that have a value. */
   globalEnv: Record<string, string>;
   stages: Stage[];
+  /** Stage index by lower-cased name. */
+  byName: Map<string, number>;
   target: number;
   order: number[];
 }
@@ -44,35 +45,7 @@ export interface PlanOptions {
   buildPlatform?: PlatformSpec;
 }
 
-const NODE_ARCH: Record<string, PlatformSpec> = {
-  x64: { os: 'linux', architecture: 'amd64' },
-  arm64: { os: 'linux', architecture: 'arm64' },
-  arm: { os: 'linux', architecture: 'arm', variant: 'v7' },
-  ia32: { os: 'linux', architecture: '386' },
-  ppc64: { os: 'linux', architecture: 'ppc64le' },
-  s390x: { os: 'linux', architecture: 's390x' },
-  riscv64: { os: 'linux', architecture: 'riscv64' },
-};
-
-/** The platform of this machine in OCI terms. */
-export function hostPlatform(): PlatformSpec {
-  return { ...(NODE_ARCH[process.arch] ?? { os: 'linux', architecture: process.arch }) };
-}
-
-export function formatPlatform(p: PlatformSpec): string {
-  return `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
-}
-
-/** Parses `linux/amd64`, `linux/arm/v7`, `linux/arm64/v8`. */
-export function parsePlatform(s: string): PlatformSpec {
-  const parts = s.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw new InputError(`invalid platform ${JSON.stringify(s)}: expected os/arch[/variant], e.g. linux/amd64`);
-  }
-  const p: PlatformSpec = { os: parts[0] as string, architecture: parts[1] as string };
-  if (parts[2]) p.variant = parts[2];
-  return p;
-}
+export { hostPlatform, formatPlatform, parsePlatform };
 
 /** TARGETPLATFORM, TARGETOS, ... BUILDVARIANT as BuildKit defines them in the global scope. */
 export function automaticPlatformArgs(target: PlatformSpec, build: PlatformSpec): Record<string, string> {
@@ -106,6 +79,21 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     }
   };
 
+  // Quotes in ENV, ARG and LABEL values are only read when the step runs: find a broken one before anything does.
+  for (const c of commands) {
+    if (c.kind !== 'env' && c.kind !== 'label' && c.kind !== 'arg') continue;
+    for (const p of c.pairs) {
+      for (const w of [p.key, p.value ?? '']) {
+        try {
+          lex.checkSyntax(w);
+        } catch (e) {
+          if (e instanceof ShellExpansionError) throw new SourceError(df.file, c.ins.line, c.ins.column, `${c.ins.keyword}: ${e.message} in ${JSON.stringify(w.slice(0, 200))}`);
+          throw e;
+        }
+      }
+    }
+  }
+
   let i = 0;
   for (; i < commands.length; i++) {
     const c = commands[i] as Command;
@@ -114,9 +102,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       throw new SourceError(df.file, c.ins.line, c.ins.column, `${c.ins.keyword} must come after a FROM instruction: only ARG may precede the first FROM`);
     }
     for (const p of c.pairs) {
-      let value: string | undefined;
-      if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) value = opts.buildArgs[p.key];
-      else if (p.value !== undefined) value = expand(p.value, globalEnv, c);
+      const value = argValue(p, opts.buildArgs, (w) => expand(w, globalEnv, c));
       const entry: { key: string; value?: string } = { key: p.key };
       if (value !== undefined) {
         entry.value = value;
@@ -131,6 +117,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
   }
 
   const stages: Stage[] = [];
+  const byName = new Map<string, number>();
   for (; i < commands.length; i++) {
     const c = commands[i] as Command;
     if (c.kind === 'from') {
@@ -138,9 +125,12 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       if (baseImage === '') throw new SourceError(df.file, c.ins.line, c.ins.column, `base name (${c.image}) should not be blank`);
       const st: Stage = { index: stages.length, baseImage, from: c, commands: [], deps: { stages: [], contexts: [] } };
       if (c.name !== undefined) {
-        const dup = stages.find((s) => s.name === c.name);
-        if (dup) throw new SourceError(df.file, c.ins.line, c.ins.column, `duplicate stage name ${JSON.stringify(c.name)} (first defined on line ${dup.from.ins.line})`);
+        const dup = byName.get(c.name);
+        if (dup !== undefined) {
+          throw new SourceError(df.file, c.ins.line, c.ins.column, `duplicate stage name ${JSON.stringify(c.name)} (first defined on line ${stages[dup]!.from.ins.line})`);
+        }
         st.name = c.name;
+        byName.set(c.name, st.index);
       }
       if (c.platform !== undefined) st.platform = expand(c.platform, globalEnv, c);
       stages.push(st);
@@ -148,11 +138,6 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
       (stages[stages.length - 1] as Stage).commands.push(c);
     }
   }
-
-  const byName = new Map<string, number>();
-  stages.forEach((s) => {
-    if (s.name) byName.set(s.name, s.index);
-  });
 
   for (const st of stages) {
     const base = byName.get(st.baseImage.toLowerCase());
@@ -168,12 +153,12 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     for (const c of st.commands) {
       if (c.kind === 'arg') {
         for (const p of c.pairs) {
-          if (Object.prototype.hasOwnProperty.call(opts.buildArgs, p.key)) env[p.key] = opts.buildArgs[p.key] as string;
-          else if (p.value !== undefined) env[p.key] = safeExpand(lex, p.value, env);
-          else if (Object.prototype.hasOwnProperty.call(globalEnv, p.key)) env[p.key] = globalEnv[p.key] as string;
+          const v = argValue(p, opts.buildArgs, (w) => safeExpand(lex, w, env), (k) => (Object.prototype.hasOwnProperty.call(globalEnv, k) ? globalEnv[k] : undefined));
+          if (v !== undefined) env[p.key] = v;
         }
       } else if (c.kind === 'env') {
-        const snapshot = { ...env };
+        // Pairs see the values from before the instruction; copying only when there are several keeps it linear.
+        const snapshot = c.pairs.length > 1 ? { ...env } : env;
         for (const p of c.pairs) env[safeExpand(lex, p.key, snapshot)] = safeExpand(lex, p.value, snapshot);
       } else if (c.kind === 'copy' && c.from !== undefined) {
         resolveRef(st, safeExpand(lex, c.from, env), c);
@@ -218,24 +203,50 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     targetIdx = t;
   }
 
+  return { globalArgs, globalEnv, stages, byName, target: targetIdx, order: buildOrder(stages, targetIdx, df.file) };
+}
+
+/** The stage a `--from`, mount `from=` or base names: by name (case-insensitive), else by index. */
+export function findStage(plan: Plan, ref: string): Stage | undefined {
+  const named = plan.byName.get(ref.toLowerCase());
+  if (named !== undefined) return plan.stages[named];
+  if (/^\d+$/.test(ref)) return plan.stages[Number(ref)];
+  return undefined;
+}
+
+/**
+ * The stages the target needs, each after the stages it depends on. Iterative (a depth-first walk with an explicit
+ * stack): a chain of tens of thousands of stages must not overflow the call stack.
+ */
+function buildOrder(stages: Stage[], target: number, file: string): number[] {
   const order: number[] = [];
   const state = new Map<number, 'visiting' | 'done'>();
-  const visit = (idx: number, path: number[]): void => {
-    const s = state.get(idx);
-    if (s === 'done') return;
-    const st = stages[idx] as Stage;
-    if (s === 'visiting') {
-      const cycle = [...path.slice(path.indexOf(idx)), idx].map((n) => stages[n]?.name ?? String(n));
-      throw new SourceError(df.file, st.from.ins.line, st.from.ins.column, `circular dependency detected on stage ${st.name ?? idx}: ${cycle.join(' -> ')}`);
-    }
+  const stack: { idx: number; deps: number[] }[] = [];
+  const enter = (idx: number) => {
     state.set(idx, 'visiting');
-    for (const d of [...st.deps.stages].sort((a, b) => a - b)) visit(d, [...path, idx]);
-    state.set(idx, 'done');
-    order.push(idx);
+    stack.push({ idx, deps: [...(stages[idx] as Stage).deps.stages].sort((a, b) => b - a) });
   };
-  visit(targetIdx, []);
-
-  return { globalArgs, globalEnv, stages, target: targetIdx, order };
+  enter(target);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const d = top.deps.pop();
+    if (d === undefined) {
+      stack.pop();
+      state.set(top.idx, 'done');
+      order.push(top.idx);
+      continue;
+    }
+    const s = state.get(d);
+    if (s === 'done') continue;
+    if (s === 'visiting') {
+      const from = stack.findIndex((f) => f.idx === d);
+      const cycle = [...stack.slice(from).map((f) => f.idx), d].map((n) => stages[n]?.name ?? String(n));
+      const st = stages[d] as Stage;
+      throw new SourceError(file, st.from.ins.line, st.from.ins.column, `circular dependency detected on stage ${st.name ?? d}: ${cycle.join(' -> ')}`);
+    }
+    enter(d);
+  }
+  return order;
 }
 
 function safeExpand(lex: ShellLex, word: string, env: Record<string, string>): string {

@@ -36,6 +36,16 @@ function isDigit(ch: string): boolean {
 
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 
+/**
+ * Bounds on one word's expansion. Each ARG can repeat earlier ones, so ten lines of `ARG B=$A$A$A$A` grow a value
+ * to gigabytes; and `${a:-${a:-...}}` recurses once per level. A value past 1 MiB could not be passed to a process
+ * anyway (Linux caps one environment string at 128 KiB), and no real Dockerfile nests a hundred levels deep.
+ */
+export const MAX_EXPANSION_LENGTH = 1 << 20;
+export const MAX_EXPANSION_DEPTH = 100;
+/** `${v#pattern}` tries every prefix: quadratic in the value, so it is refused on values longer than this. */
+export const MAX_PATTERN_SUBJECT = 16 << 10;
+
 /** Splits on unquoted whitespace while expansion results are appended. */
 class WordCollector {
   words: string[] = [];
@@ -100,6 +110,7 @@ interface Lookup {
 
 class WordProcessor {
   private readonly scanner: Scanner;
+  private depth = 0;
   constructor(
     text: string,
     private readonly env: Lookup,
@@ -120,6 +131,17 @@ class WordProcessor {
   }
 
   private processUntil(stop: string, rawEscapes: boolean): { text: string; words: string[] } {
+    if (++this.depth > MAX_EXPANSION_DEPTH) {
+      throw new ShellExpansionError(`variable substitutions are nested more than ${MAX_EXPANSION_DEPTH} levels deep`);
+    }
+    try {
+      return this.processUntilUnbounded(stop, rawEscapes);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private processUntilUnbounded(stop: string, rawEscapes: boolean): { text: string; words: string[] } {
     let out = '';
     const words = new WordCollector();
     const sc = this.scanner;
@@ -132,6 +154,7 @@ class WordProcessor {
       if (ch === "'" || ch === '"' || ch === '$') {
         const piece = ch === "'" ? this.singleQuoted() : ch === '"' ? this.doubleQuoted() : this.dollar();
         out += piece;
+        if (out.length > MAX_EXPANSION_LENGTH) throw new ShellExpansionError(`the expansion is longer than ${MAX_EXPANSION_LENGTH} characters`);
         if (ch === '$') words.addString(piece);
         else words.addRawString(piece);
         continue;
@@ -185,6 +208,7 @@ class WordProcessor {
       }
       if (ch === '$') {
         out += this.dollar();
+        if (out.length > MAX_EXPANSION_LENGTH) throw new ShellExpansionError(`the expansion is longer than ${MAX_EXPANSION_LENGTH} characters`);
         continue;
       }
       let c = sc.next();
@@ -278,6 +302,9 @@ class WordProcessor {
             greedy = true;
             pattern = pattern.slice(1);
           }
+          if ((v ?? '').length > MAX_PATTERN_SUBJECT) {
+            throw new ShellExpansionError(`\${${name}${op}...}: the value of ${name} is longer than ${MAX_PATTERN_SUBJECT} characters, too long to match a pattern against`);
+          }
           return op === '#' ? trimPrefix(v ?? '', pattern, greedy, this.escape) : trimSuffix(v ?? '', pattern, greedy, this.escape);
         }
       }
@@ -293,7 +320,12 @@ class WordProcessor {
       const v = this.lookup(name);
       if (v === undefined && this.opts.skipUnsetEnv) return '${' + name + (all ? '//' : '/') + pattern + '/' + replacement + '}';
       const re = globToRegExp(pattern, this.escape, false, all ? 'g' : '');
-      return (v ?? '').replace(re, () => replacement);
+      let grown = 0;
+      return (v ?? '').replace(re, (m: string) => {
+        grown += replacement.length - m.length;
+        if (grown > MAX_EXPANSION_LENGTH) throw new ShellExpansionError(`the expansion is longer than ${MAX_EXPANSION_LENGTH} characters`);
+        return replacement;
+      });
     }
     throw new ShellExpansionError(`unsupported modifier (${opText}) in substitution`);
   }
@@ -391,6 +423,14 @@ export class ShellLex {
     const used = new Set<string>();
     const value = new WordProcessor(word, envLookup(env), this.escape, this.opts, used).run().text;
     return { value, used: [...used] };
+  }
+
+  /**
+   * Throws ShellExpansionError when the word cannot be expanded whatever the variables hold (an unterminated
+   * quote, a bad substitution, nesting or length past the bounds), so such a mistake is reported before a build.
+   */
+  checkSyntax(word: string): void {
+    new WordProcessor(word, { get: () => undefined }, this.escape, this.opts, new Set()).run();
   }
 
   /** Names referenced anywhere in the word (including inside `${a:-${b}}` defaults). */

@@ -3,6 +3,8 @@ import { promises as fs, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { StratumError } from '../util/errors.js';
+import { formatPlatform, platformMatches } from '../util/platform.js';
+import { checkIndex, checkManifest } from '../store/validate.js';
 import {
   basicHeader,
   credentialsFor,
@@ -156,23 +158,31 @@ function drainOrClose(w: Writable): Promise<void> {
   });
 }
 
-/** Runs `fn` over `items` with at most `limit` running at once; the first failure rejects. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+/**
+ * Runs `fn` over `items` with at most `limit` running at once. The first failure stops new items from starting,
+ * and is thrown once the running ones have ended, so nothing is still writing after the call returns.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>, onFailure?: () => void): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!failure && next < items.length) {
       const i = next++;
       try {
         results[i] = await fn(items[i]!, i);
       } catch (e) {
-        failed = true;
-        throw e;
+        // The first failure is the cause; the others may be the cancellations it set off.
+        if (!failure) {
+          failure = { error: e };
+          onFailure?.();
+        }
+        return;
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 
@@ -200,16 +210,7 @@ function tlsHint(err: NodeJS.ErrnoException): string | undefined {
   return undefined;
 }
 
-function platformMatches(p: Platform | undefined, want: Platform): boolean {
-  if (!p) return false;
-  if (p.os !== want.os || p.architecture !== want.architecture) return false;
-  if (want.variant && p.variant && p.variant !== want.variant) return false;
-  return true;
-}
-
-export function formatPlatform(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
+export { formatPlatform };
 
 /** An OCI distribution client: pull, push, resolve; auth, TLS, retries and resumable transfers. */
 export class RegistryClient {
@@ -236,10 +237,15 @@ export class RegistryClient {
 
   /** Closes kept-alive connections. */
   close(): void {
+    // Requests still under way fail now; none of them is retried (or reported as retrying) after this.
+    this.closed = true;
     for (const p of this.endpoints.values()) p.then((e) => e.transport.close()).catch(() => undefined);
   }
 
+  private closed = false;
+
   private emit(e: RegistryEvent): void {
+    if (this.closed && e.kind === 'retry') return;
     this.opts.onEvent?.(e);
   }
 
@@ -400,7 +406,7 @@ export class RegistryClient {
       try {
         res = await ep.transport.request(req);
       } catch (e) {
-        const d = noRetry || !isRetryableError(e) ? undefined : budget.next();
+        const d = noRetry || this.closed || !isRetryableError(e) ? undefined : budget.next();
         if (d === undefined) throw this.networkError(ep.registry, repository, operation, e);
         this.emit({ kind: 'retry', registry: ep.registry, operation, attempt: budget.attempt, delayMs: d, reason: (e as Error).message });
         await sleep(d);
@@ -559,9 +565,14 @@ export class RegistryClient {
    * Streams a blob, verifying size and digest as it flows; a connection dropped mid-body is resumed
    * with a Range request from the last byte received. The stream errors on a mismatch.
    */
-  openBlob(reference: string | ImageReference, desc: Descriptor): Readable {
+  openBlob(reference: string | ImageReference, desc: Descriptor, signal?: AbortSignal): Readable {
     const ref = typeof reference === 'string' ? parseReference(reference) : reference;
     const out = new PassThrough({ highWaterMark: 1 << 20 });
+    // The error reaches whoever reads the stream; until somebody does (a small blob can fail before its reader
+    // starts), this keeps it from being an unhandled 'error' event that ends the process.
+    out.on('error', () => undefined);
+    const cancelled = () => out.destroyed || signal?.aborted === true || this.closed;
+    signal?.addEventListener('abort', () => out.destroy(new StratumError(`pull of ${desc.digest} cancelled`)), { once: true });
     const run = async () => {
       const ep = await this.endpoint(ref.registry);
       const ctx = { repository: ref.repository, operation: `pull blob ${desc.digest}`, scopes: [repositoryScope(ref.repository, ['pull'])] };
@@ -586,7 +597,7 @@ export class RegistryClient {
             offset += c.length;
             if (offset > desc.size) throw new RegistryError({ registry: ref.registry, repository: ref.repository, operation: ctx.operation, detail: `more than the ${desc.size} bytes announced` });
             hash.update(c);
-            if (out.destroyed) {
+            if (cancelled()) {
               res.body.destroy();
               return;
             }
@@ -595,15 +606,16 @@ export class RegistryClient {
           if (offset < desc.size) throw Object.assign(new Error(`connection closed after ${offset} of ${desc.size} bytes`), { code: 'ECONNRESET' });
           break;
         } catch (e) {
-          if (out.destroyed) return;
+          if (cancelled()) return;
           if (offset > startedAt) budget.progress();
           const d = isRetryableError(e) ? budget.next() : undefined;
           if (d === undefined) throw e instanceof StratumError ? e : this.networkError(ref.registry, ref.repository, ctx.operation, e);
           this.emit({ kind: 'retry', registry: ref.registry, operation: ctx.operation, attempt: budget.attempt, delayMs: d, reason: (e as Error).message });
           await sleep(d);
+          if (cancelled()) return;
         }
       }
-      if (out.destroyed) return;
+      if (cancelled()) return;
       const got = `${hashAlgorithm(desc.digest)}:${hash.digest('hex')}`;
       if (got !== desc.digest) {
         throw new RegistryError({ registry: ref.registry, repository: ref.repository, operation: ctx.operation, detail: `content has digest ${got}` });
@@ -630,7 +642,7 @@ export class RegistryClient {
     if (isIndexMediaType(descriptor.mediaType)) {
       await this.putVerified(store, bytes, descriptor.digest);
       index = descriptor;
-      const idx = JSON.parse(bytes.toString('utf8')) as ImageIndex;
+      const idx = checkIndex(JSON.parse(bytes.toString('utf8')), `${formatReference(ref)}: index ${descriptor.digest}`) as unknown as ImageIndex;
       const pick = idx.manifests.find((m) => platformMatches(m.platform, want));
       if (!pick) {
         const have = idx.manifests.filter((m) => m.platform && m.platform.os !== 'unknown').map((m) => formatPlatform(m.platform!));
@@ -642,17 +654,24 @@ export class RegistryClient {
     if (!isManifestMediaType(descriptor.mediaType)) {
       throw new StratumError(`${formatReference(ref)}: unsupported manifest media type "${descriptor.mediaType}"`);
     }
-    const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest;
+    const manifest = checkManifest(JSON.parse(bytes.toString('utf8')), `${formatReference(ref)}: manifest ${descriptor.digest}`) as unknown as ImageManifest;
     let downloaded = 0;
-    await mapLimit([manifest.config, ...manifest.layers], this.concurrency, async (d) => {
-      if (await store.has(d.digest)) {
-        this.emit({ kind: 'blob-cached', digest: d.digest });
-      } else {
-        await store.ingest(this.openBlob(ref, d), { digest: d.digest, size: d.size });
-        downloaded++;
-      }
-      await this.origins.record(ref.registry, ref.repository, d.digest);
-    });
+    // One failed blob ends the pull: the others stop at once instead of retrying for nothing.
+    const abort = new AbortController();
+    await mapLimit(
+      [manifest.config, ...manifest.layers],
+      this.concurrency,
+      async (d) => {
+        if (await store.has(d.digest)) {
+          this.emit({ kind: 'blob-cached', digest: d.digest });
+        } else {
+          await store.ingest(this.openBlob(ref, d, abort.signal), { digest: d.digest, size: d.size });
+          downloaded++;
+        }
+        await this.origins.record(ref.registry, ref.repository, d.digest);
+      },
+      () => abort.abort(),
+    );
     await this.putVerified(store, bytes, descriptor.digest);
     await this.origins.save();
     return { reference: ref, manifest: descriptor, ...(index ? { index } : {}), downloaded };

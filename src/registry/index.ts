@@ -29,7 +29,9 @@ export {
 export { RegistryError } from './errors.js';
 export { BlobOrigins } from './origins.js';
 export { DEFAULT_RETRY, backoffDelay, parseRetryAfter, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
-export { pinYaml, pinFile, imageReferenceIn, type PinChange, type PinResult, type DigestResolver } from './pin.js';
+export { pinYaml, imageReferenceIn, type PinChange, type PinResult, type DigestResolver } from './pin.js';
+export { pinFile, pinKind } from './pin-file.js';
+export { pinDockerfile, pinBake } from './pin-text.js';
 export {
   MediaTypes,
   MANIFEST_ACCEPT,

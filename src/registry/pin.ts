@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { isPair, isScalar, LineCounter, parseAllDocuments, visit, type Scalar } from 'yaml';
-import { InputError, SourceError } from '../util/errors.js';
+import { SourceError } from '../util/errors.js';
 import { parseReference, type ImageReference } from './reference.js';
 
 export interface PinChange {
@@ -107,22 +104,4 @@ export async function pinYaml(text: string, file: string, resolve: DigestResolve
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
   return { text: out, changes, found: targets.length };
-}
-
-/** Pins a file in place (atomically), or with `check` only reports what would change. */
-export async function pinFile(file: string, resolve: DigestResolver, opts: { check?: boolean } = {}): Promise<PinResult> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new InputError(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  const res = await pinYaml(text, file, resolve);
-  if (!opts.check && res.text !== text) {
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-    const st = await fs.stat(file);
-    await fs.writeFile(tmp, res.text, { mode: st.mode & 0o7777 });
-    await fs.rename(tmp, file);
-  }
-  return res;
 }

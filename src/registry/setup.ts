@@ -50,11 +50,7 @@ export async function pullAndTag(client: RegistryClient, ref: string, content: B
 }
 
 /** Parses `os/arch[/variant]`. */
-export function parsePlatform(text: string): Platform {
-  const [os, architecture, variant, extra] = text.split('/');
-  if (!os || !architecture || extra !== undefined) throw new InputError(`invalid platform "${text}" (want os/arch[/variant], e.g. linux/amd64)`);
-  return { os, architecture, ...(variant ? { variant } : {}) };
-}
+export { parsePlatform } from '../util/platform.js';
 
 /**
  * An image resolver for the build engine (`FROM host/repo:tag`, `docker-image://`): pulls the image

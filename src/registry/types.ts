@@ -1,59 +1,12 @@
 import type { Readable } from 'node:stream';
 
-/** An OCI content descriptor (the subset the registry client reads and writes). */
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: Platform;
-  annotations?: Record<string, string>;
-  urls?: string[];
-}
+// The image spec's documents are the store's (one definition); the registry adds what it asks registries for.
+import { MediaTypes } from '../store/types.js';
+export { MediaTypes };
+export { isIndexMediaType, isManifestMediaType } from '../store/types.js';
+export type { Descriptor, Platform, Manifest as ImageManifest, Index as ImageIndex } from '../store/types.js';
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-  'os.version'?: string;
-  'os.features'?: string[];
-}
-
-export interface ImageManifest {
-  schemaVersion: number;
-  mediaType?: string;
-  config: Descriptor;
-  layers: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export interface ImageIndex {
-  schemaVersion: number;
-  mediaType?: string;
-  manifests: Descriptor[];
-  annotations?: Record<string, string>;
-}
-
-export const MediaTypes = {
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-} as const;
-
-export const MANIFEST_ACCEPT = [
-  MediaTypes.ociIndex,
-  MediaTypes.ociManifest,
-  MediaTypes.dockerManifestList,
-  MediaTypes.dockerManifest,
-].join(', ');
-
-export function isIndexMediaType(mt: string | undefined): boolean {
-  return mt === MediaTypes.ociIndex || mt === MediaTypes.dockerManifestList;
-}
-
-export function isManifestMediaType(mt: string | undefined): boolean {
-  return mt === MediaTypes.ociManifest || mt === MediaTypes.dockerManifest;
-}
+export const MANIFEST_ACCEPT = [MediaTypes.index, MediaTypes.manifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
 
 /**
  * What the registry client needs from a content store to push: ContentStore (src/store) satisfies it

@@ -1,70 +1,37 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import dockerignore from '@balena/dockerignore';
 import {
   parseDockerfile,
   planStages,
+  argValue,
+  findStage,
   toCommands,
+  ShellExpansionError,
   ShellLex,
   automaticPlatformArgs,
   hostPlatform,
   type Command,
   type Dockerfile,
-  type Plan,
   type Stage,
 } from '../frontend/index.js';
-import { InputError, StratumError } from '../util/errors.js';
+import { InputError, SourceError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
-import { LOCAL_REGISTRY, normalizeRef, recoverStore, storeLock } from '../store/index.js';
+import { LOCAL_REGISTRY, normalizeRef, storeLock } from '../store/index.js';
+import { recoverStore } from './maintenance.js';
 import type { RegistryClient } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
-import type { SourceRoot } from '../worker/sources.js';
+import { contextSource } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
+import { expansionEnv, setArg, type BuildContext, type StageScope } from './context.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
 import { applyMetadata } from './metadata.js';
 import { runStep } from './run.js';
 import { copyStep, workdirStep } from './copy.js';
 import { exportImage, feedsImage, layerFor } from './export.js';
-import type { BuildOptions, BuildResult, Platform, ProgressEvent } from './types.js';
+import type { BuildOptions, BuildResult, Platform } from './types.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
-
-/** What one build needs while it runs; shared by the steps of every stage. */
-export interface BuildContext {
-  session: Session;
-  opts: BuildOptions;
-  df: Dockerfile;
-  plan: Plan;
-  platform: Platform;
-  /** Global ARG values (after --build-arg), for FROM and stage ARGs without default. */
-  globalArgs: Map<string, string>;
-  automaticArgs: Record<string, string>;
-  lex: ShellLex;
-  /** Entries older than this are stale (the Dockerfile's *-Rebuild-Time header). */
-  rebuildTime?: Date;
-  contextDir: string;
-  /** The main build context as a source of COPY/ADD and bind mounts, .dockerignore applied. */
-  contextSource: SourceRoot;
-  /** Every scheduled stage of this build, by index. */
-  stages: Map<number, Promise<StageState>>;
-  stageState: (ref: string) => Promise<StageState> | undefined;
-  imageState: (ref: string) => Promise<StageState>;
-  emit: (e: ProgressEvent) => void;
-  signal: AbortSignal;
-  pull?: ImageResolver;
-  counters: { total: number; cached: number };
-}
-
-/** Per-stage dispatch state: ARG values in scope, which build args the stage used. */
-export interface StageScope {
-  name: string;
-  stage: Stage;
-  args: Map<string, string | undefined>;
-  noCache: boolean;
-  /** Set once the stage has its own CMD, so a later ENTRYPOINT keeps it. */
-  cmdSet?: boolean;
-}
 
 /** Builds a Dockerfile into an image in the local store, then writes the requested outputs. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
@@ -136,28 +103,6 @@ export function rebuildTimeOf(df: Dockerfile): Date | undefined {
   return undefined;
 }
 
-/** The .dockerignore rules (Dockerfile-specific first), in the form SourceRoot takes them. */
-async function loadDockerignore(contextDir: string, dockerfile?: string): Promise<Pick<SourceRoot, 'ignored' | 'ignoreHasExceptions'>> {
-  const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(contextDir, '.dockerignore')];
-  for (const f of candidates) {
-    if (!f) continue;
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    const patterns = text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'));
-    // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
-    const ig = dockerignore.default().add(patterns);
-    return { ignored: (rel: string) => ig.ignores(rel), ignoreHasExceptions: patterns.some((p) => p.startsWith('!')) };
-  }
-  return {};
-}
-
 export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
   const contextDir = path.resolve(opts.context);
   let st: ReturnType<typeof statSync>;
@@ -191,7 +136,7 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     lex,
     rebuildTime: rebuildTimeOf(df),
     contextDir,
-    contextSource: { root: contextDir, kind: 'context', ...(await loadDockerignore(contextDir, opts.dockerfile)) },
+    contextSource: contextSource(contextDir, opts.dockerfile),
     stages,
     stageState: (ref) => {
       const stage = findStage(plan, ref);
@@ -230,13 +175,6 @@ function registryPuller(session: Session, opts: BuildOptions): ImageResolver {
   };
 }
 
-export function findStage(plan: Plan, ref: string): Stage | undefined {
-  const lower = ref.toLowerCase();
-  const byName = plan.stages.find((s) => s.name?.toLowerCase() === lower);
-  if (byName) return byName;
-  if (/^\d+$/.test(ref)) return plan.stages[Number(ref)];
-  return undefined;
-}
 
 /** Starts every stage the target needs (independent ones run at once) and waits for the target. */
 async function buildStages(ctx: BuildContext, target: number, controller: AbortController): Promise<StageState> {
@@ -329,52 +267,18 @@ async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageS
   return stateFromManifest(ctx.session, desc, ctx.platform);
 }
 
-/** Values visible to word expansion: stage ARGs, then ENV (ENV wins, as in Docker). */
-export function expansionEnv(scope: StageScope, state: StageState): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of scope.args) if (v !== undefined) env[k] = v;
-  for (const kv of state.config.config?.Env ?? []) {
-    const i = kv.indexOf('=');
-    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return env;
-}
-
 async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {
   const text = cmd.ins.text ?? cmd.ins.original;
   const startedAt = Date.now();
   ctx.emit({ kind: 'step-start', stage: scope.name, step: n, total, text, time: startedAt });
-  let cached = false;
+  let cached: boolean;
   let next: StageState;
-  switch (cmd.kind) {
-    case 'arg':
-      next = declareArgs(ctx, scope, state, cmd);
-      break;
-    case 'run': {
-      const r = await runStep(ctx, scope, state, cmd, n);
-      next = r.state;
-      cached = r.cached;
-      ctx.counters.total++;
-      if (cached) ctx.counters.cached++;
-      break;
-    }
-    case 'copy':
-    case 'add': {
-      const r = await copyStep(ctx, scope, state, cmd);
-      next = r.state;
-      cached = r.cached;
-      ctx.counters.total++;
-      if (cached) ctx.counters.cached++;
-      break;
-    }
-    case 'workdir': {
-      const r = await workdirStep(ctx, scope, state, cmd);
-      next = r.state;
-      cached = r.cached;
-      break;
-    }
-    default:
-      next = applyMetadata(ctx, scope, state, cmd);
+  try {
+    ({ next, cached } = await dispatchStep(ctx, scope, state, cmd, n));
+  } catch (e) {
+    // A word that cannot be expanded is the Dockerfile's mistake: say where, as the frontend does.
+    if (e instanceof ShellExpansionError) throw new SourceError(ctx.df.file, cmd.ins.line, cmd.ins.column, `${cmd.ins.keyword}: ${e.message}`);
+    throw e;
   }
   // Compress a new layer of the image while later steps run, instead of all at export.
   if (!cached && next.chain.length > state.chain.length && feedsImage(ctx, scope.stage.index)) {
@@ -384,27 +288,32 @@ async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState,
   return next;
 }
 
+async function dispatchStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number): Promise<{ next: StageState; cached: boolean }> {
+  switch (cmd.kind) {
+    case 'arg':
+      return { next: declareArgs(ctx, scope, state, cmd), cached: false };
+    case 'run':
+    case 'copy':
+    case 'add': {
+      const r = cmd.kind === 'run' ? await runStep(ctx, scope, state, cmd, n) : await copyStep(ctx, scope, state, cmd);
+      ctx.counters.total++;
+      if (r.cached) ctx.counters.cached++;
+      return { next: r.state, cached: r.cached };
+    }
+    case 'workdir': {
+      const r = await workdirStep(ctx, scope, state, cmd);
+      return { next: r.state, cached: r.cached };
+    }
+    default:
+      return { next: applyMetadata(ctx, scope, state, cmd), cached: false };
+  }
+}
+
 /** ARG changes no snapshot: RUN keys include the declared args through their environment. */
 function declareArgs(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Extract<Command, { kind: 'arg' }>): StageState {
   for (const pair of cmd.pairs) {
     const value = argValue(pair, ctx.opts.buildArgs ?? {}, (w) => ctx.lex.expandWord(w, expansionEnv(scope, state)), (k) => ctx.automaticArgs[k] ?? ctx.globalArgs.get(k));
-    scope.args.set(pair.key, value);
+    setArg(scope, pair.key, value);
   }
   return state;
 }
-
-/**
- * The value a stage's `ARG key[=default]` takes: the --build-arg, else its default (expanded),
- * else what it inherits (an automatic platform arg or the global ARG of that name).
- */
-export function argValue(
-  pair: { key: string; value?: string },
-  buildArgs: Record<string, string>,
-  expand: (word: string) => string,
-  inherited: (key: string) => string | undefined,
-): string | undefined {
-  if (buildArgs[pair.key] !== undefined) return buildArgs[pair.key];
-  if (pair.value !== undefined) return expand(pair.value);
-  return inherited(pair.key);
-}
-

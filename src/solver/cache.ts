@@ -2,16 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, utimesSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-// Not the store index: store/gc.ts reads cache records, and this keeps the import graph acyclic.
-import { atomicWrite } from '../store/fsutil.js';
+import { atomicWrite, type CacheRecord } from '../store/index.js';
 
-export interface CacheRecord {
-  key: string;
-  snapshot: string;
-  /** When the step ran; entries older than a Dockerfile's Rebuild-Time are stale. */
-  created: string;
-  createdBy: string;
-}
+export type { CacheRecord };
 
 /** Step cache: key -> snapshot. Records are written after their snapshot is complete. */
 export class CacheIndex {

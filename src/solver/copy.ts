@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Command } from '../frontend/index.js';
 import { applyLayer } from '../exporter/index.js';
 import { InputError } from '../util/errors.js';
@@ -13,12 +12,11 @@ import { download } from '../worker/http.js';
 import { resolveInRoot } from '../worker/securejoin.js';
 import { resolveUser } from '../worker/users.js';
 import { cacheKey } from './cache.js';
-import { expansionEnv, type BuildContext, type StageScope } from './build.js';
-import { fromState, advance } from './run.js';
+import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
 import { historyText } from './metadata.js';
 import { lookupCache, recordCache } from './lookup.js';
-import type { StageState } from './state.js';
-import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from './steps.js';
+import { advance, type StageState } from './state.js';
+import { lowerDirs, withDetachedDir, withReadonlyRootfs, withWritableRootfs } from '../worker/rootfs.js';
 
 type CopyCmd = Extract<Command, { kind: 'copy' | 'add' }>;
 
@@ -81,13 +79,13 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       }
     };
     const outcome = cmd.link
-      ? await withDetachedDir(ctx.session, async (dir) => {
+      ? await withDetachedDir(ctx.session.snapshots, async (dir) => {
           // Named owners need the parent's /etc/passwd even though the layer does not sit on it.
           if (namedOwner) {
-            await withReadonlyRootfs(ctx.session, state.chain, (parent) => doCopy(dir, parent, dir));
+            await withReadonlyRootfs(ctx.session.snapshots, state.chain, (parent) => doCopy(dir, parent, dir));
           } else await doCopy(dir, dir, dir);
         })
-      : await withWritableRootfs(ctx.session, state.chain, (merged, upper) => doCopy(merged, merged, upper));
+      : await withWritableRootfs(ctx.session.snapshots, state.chain, (merged, upper) => doCopy(merged, merged, upper));
     await recordCache(ctx, key, outcome.snapshot, createdBy);
     // A --link layer's record is independent of the parent; the stage key still follows the parent.
     return { state: advance(state, cmd.link ? cacheKey(state.key, key) : key, outcome.snapshot, createdBy), cached: false };
@@ -119,7 +117,7 @@ async function resolveSources(
     const src = ctx.lex.expandWord(raw, env);
     if (from) {
       const f = await fromState(ctx, from);
-      if (f.kind === 'dir') out.push(plain({ root: f.dir, kind: 'context' }, [src], false));
+      if (f.kind === 'dir') out.push(plain(f.source, [src], false));
       else out.push({ root: { root: '', kind: 'rootfs' }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
       continue;
     }
@@ -166,11 +164,11 @@ function plain(root: SourceRoot, patterns: string[], extract: boolean): Resolved
 async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot, layers?: string[]) => Promise<void>): Promise<void> {
   if (!s.state) return fn(s.root);
   const chain = s.state.chain;
-  await withReadonlyRootfs(ctx.session, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session, chain)));
+  await withReadonlyRootfs(ctx.session.snapshots, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session.snapshots, chain)));
 }
 
 async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {
-  const dir = path.join(ctx.session.tmp, `src-${randomBytes(6).toString('hex')}`);
+  const dir = ctx.session.staging('source');
   await mkdir(dir, { recursive: true });
   list.push(dir);
   return dir;
@@ -235,7 +233,7 @@ async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: 
     let file = item.host;
     let tmp: string | undefined;
     if (kind === 'bzip2' || kind === 'xz' || kind === 'zstd') {
-      tmp = path.join(ctx.session.tmp, `archive-${randomBytes(6).toString('hex')}.tar`);
+      tmp = ctx.session.staging('archive');
       const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
       await new Promise<void>((resolve, reject) => {
         const out = createWriteStream(tmp!);
@@ -251,7 +249,7 @@ async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: 
       await applyLayer(
         { path: file, mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar' },
         target,
-        { format: 'flat' },
+        { format: 'flat', archive: true },
       );
     } finally {
       if (tmp) await rm(tmp, { force: true });
@@ -274,7 +272,7 @@ export async function workdirStep(ctx: BuildContext, scope: StageScope, state: S
     next = advance(state, key, hit.snapshot, createdBy);
     cached = true;
   } else {
-    const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged) => {
+    const outcome = await withWritableRootfs(ctx.session.snapshots, state.chain, async (merged) => {
       const existing = await resolveInRoot(merged, dir);
       if (await lstat(existing).catch(() => undefined)) return;
       const user = await resolveUser(merged, cfg.User ?? 'root');

@@ -3,18 +3,17 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import {
-  exportDockerArchive,
-  exportOciLayout,
-  exportRootfs,
+  createdTime,
   writeImage,
+  writeImageOutput,
   writeLayer,
-  LAYER_FORMAT,
+  layerMemoKey,
   type LayerInfo,
 } from '../exporter/index.js';
 import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
 import { cacheKey } from './cache.js';
 import { InputError, StratumError } from '../util/errors.js';
-import type { BuildContext } from './build.js';
+import type { BuildContext } from './context.js';
 import type { ChainEntry, StageState } from './state.js';
 import type { BuildResult, LayerSummary } from './types.js';
 
@@ -59,7 +58,7 @@ export function feedsImage(ctx: BuildContext, stageIndex: number): boolean {
 
 /** Which layer of a snapshot: its compression, its timestamp clamp, and the layer writer's format. */
 function memoKeyOf(ctx: BuildContext): string {
-  return `${ctx.opts.compression ?? 'gzip'}:${ctx.opts.sourceDateEpoch ?? ''}:v${LAYER_FORMAT}`;
+  return layerMemoKey(ctx.opts.compression ?? 'gzip', ctx.opts.sourceDateEpoch);
 }
 
 async function makeLayer(ctx: BuildContext, entry: ChainEntry): Promise<LayerInfo> {
@@ -86,7 +85,7 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
   ctx.emit({ kind: 'export', what: 'layers', time: Date.now() });
   const layers = await mapLimit(state.chain, Math.max(1, os.availableParallelism()), (e) => layerFor(ctx, e));
   const epoch = ctx.opts.sourceDateEpoch;
-  const created = new Date(epoch !== undefined ? epoch * 1000 : Date.now()).toISOString();
+  const created = createdTime(epoch);
   const config: ImageConfig = structuredClone(state.config);
   config.created = created;
   config.history = state.history.map((h) => ({ ...h, created: h.created ?? created }));
@@ -102,6 +101,10 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
       throw new InputError(`invalid tag "${t}": ${(e as Error).message}`);
     }
   });
+  for (const step of ctx.opts.afterExport ?? []) {
+    ctx.emit({ kind: 'export', what: step.name, time: Date.now() });
+    await step.run({ root: ctx.session.root, manifest, config: configDesc, tags }, ctx.emit);
+  }
   // Tags last, and only for a build nobody interrupted: a tag never names a half-finished build.
   if (ctx.signal.aborted) throw new StratumError('build cancelled', 130);
   for (const t of tags) await ctx.session.images.tag(t, manifest);
@@ -130,7 +133,7 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
     JSON.stringify(history?.map(({ created: _c, ...h }) => h)),
     JSON.stringify(layers.map((l) => l.digest)),
   );
-  const file = path.join(ctx.session.cache.dir, 'images', `${key.slice(7)}.json`);
+  const file = path.join(ctx.session.layout.cacheImages, `${key.slice(7)}.json`);
   if (!ctx.opts.noCache && ctx.opts.sourceDateEpoch === undefined) {
     let known: { manifest: Descriptor; config: Descriptor } | undefined;
     try {
@@ -149,24 +152,6 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
 async function writeOutputs(ctx: BuildContext, manifest: Descriptor, tags: string[]): Promise<void> {
   for (const out of ctx.opts.outputs ?? []) {
     ctx.emit({ kind: 'export', what: out.type, time: Date.now() });
-    switch (out.type) {
-      case 'image':
-        break;
-      case 'oci':
-        await exportOciLayout(ctx.session.content, manifest, out.dest, { refName: tags[0] ? refName(tags[0]) : undefined, tar: out.tar });
-        break;
-      case 'docker':
-        await exportDockerArchive(ctx.session.content, manifest, out.dest, tags);
-        break;
-      case 'local':
-        await exportRootfs(ctx.session.content, manifest, out.dest);
-        break;
-    }
+    await writeImageOutput({ store: ctx.session.content, manifest, tags }, out);
   }
-}
-
-/** The tag part of a reference, as `oci:DIR:TAG` tools expect in ref.name. */
-function refName(full: string): string {
-  const r = normalizeRef(full);
-  return r.tag ?? 'latest';
 }

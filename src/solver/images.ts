@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { applyLayer, importOciLayout } from '../exporter/index.js';
-import { isIndexMediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from '../store/index.js';
+import { applyLayer, importOciLayout, verifyLayerBlob } from '../exporter/index.js';
+import { isIndexMediaType, type Descriptor } from '../store/index.js';
 import { InputError } from '../util/errors.js';
 import type { Session } from './session.js';
 import { cacheKey } from './cache.js';
@@ -11,14 +11,16 @@ import type { Platform } from './types.js';
 /** Unpacks (once) every layer of a manifest into snapshots and returns the stage state it starts. */
 export async function stateFromManifest(session: Session, manifestDesc: Descriptor, platform: Platform): Promise<StageState> {
   const desc = await selectPlatform(session, manifestDesc, platform);
-  const manifest = await session.content.readJSON<Manifest>(desc.digest);
-  const config = await session.content.readJSON<ImageConfig>(manifest.config.digest);
+  const manifest = await session.content.readManifest(desc.digest);
+  const config = await session.content.readConfig(manifest.config.digest);
+  if (manifest.layers.length !== config.rootfs.diff_ids.length) {
+    throw new InputError(`image ${desc.digest} has ${manifest.layers.length} layers but its config lists ${config.rootfs.diff_ids.length} diff_ids`);
+  }
   const chain: ChainEntry[] = [];
   // History entries that made a layer, in order, name what each layer came from.
   const layerHistory = (config.history ?? []).filter((h) => !h.empty_layer);
   for (const [i, layer] of manifest.layers.entries()) {
-    const diffID = config.rootfs.diff_ids[i];
-    if (!diffID) throw new InputError(`image ${desc.digest} has more layers than diff_ids`);
+    const diffID = config.rootfs.diff_ids[i]!;
     const snapshot = await snapshotForLayer(session, layer, diffID);
     const createdBy = layerHistory[i]?.created_by ?? '';
     chain.push({ snapshot, layer: { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType }, createdBy });
@@ -36,10 +38,15 @@ export async function stateFromManifest(session: Session, manifestDesc: Descript
 
 const unpacking = new Map<string, Promise<string>>();
 
-/** The snapshot holding a layer's files, extracting it on first use. */
+/**
+ * The snapshot holding a layer's files, extracting it on first use. A layer is unpacked only after its blob is
+ * checked against both its digest and the diff_id the image claims for it, and a snapshot already known by that
+ * diff_id is used for another blob only once that blob too is shown to have that diff_id: an image cannot make
+ * later builds run on its files by claiming another image's layer.
+ */
 export function snapshotForLayer(session: Session, layer: Descriptor, diffID: string): Promise<string> {
-  // Per store root; and a remembered snapshot may since have been pruned, so check it still exists.
-  const memo = `${session.root}\0${diffID}`;
+  // Per store root and blob; a remembered snapshot may since have been pruned, so check it still exists.
+  const memo = `${session.root}\0${diffID}\0${layer.digest}`;
   const known = unpacking.get(memo);
   if (known) {
     return known.then(async (id) => {
@@ -48,35 +55,47 @@ export function snapshotForLayer(session: Session, layer: Descriptor, diffID: st
       return snapshotForLayer(session, layer, diffID);
     });
   }
-  const p = (async () => {
-    const known = await session.snapshots.byDiffID(diffID);
-    if (known) return known;
-    const staging = await session.snapshots.prepare();
-    try {
-      await rm(staging.upper, { recursive: true, force: true });
-      await applyLayer({ path: session.content.blobPath(layer.digest), mediaType: layer.mediaType }, staging.upper, { format: 'overlay' });
-      await mkdir(staging.upper, { recursive: true });
-      const id = await staging.commit(false);
-      const meta = await session.snapshots.meta(id);
-      if (meta) {
-        meta.layers[layer.mediaType] = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
-        await session.snapshots.writeMeta(meta);
-      }
-      await session.snapshots.linkDiffID(diffID, id);
-      return id;
-    } catch (e) {
-      await staging.discard();
-      throw e;
-    }
-  })();
+  const p = unpackOnce(session, layer, diffID);
   unpacking.set(memo, p);
   p.catch(() => unpacking.delete(memo));
   return p;
 }
 
+async function unpackOnce(session: Session, layer: Descriptor, diffID: string): Promise<string> {
+  const blob = { path: session.content.blobPath(layer.digest), mediaType: layer.mediaType, digest: layer.digest, diffID };
+  const record = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
+  const known = await session.snapshots.byDiffID(diffID);
+  if (known) {
+    const meta = await session.snapshots.meta(known);
+    if (meta && !Object.values(meta.layers).some((l) => l.digest === layer.digest && l.diffID === diffID)) {
+      await verifyLayerBlob(blob);
+      meta.layers[`blob:${layer.digest}`] = record;
+      await session.snapshots.writeMeta(meta);
+    }
+    return known;
+  }
+  const staging = await session.snapshots.prepare();
+  try {
+    await rm(staging.upper, { recursive: true, force: true });
+    await applyLayer(blob, staging.upper, { format: 'overlay' });
+    await mkdir(staging.upper, { recursive: true });
+    const id = await staging.commit(false);
+    const meta = await session.snapshots.meta(id);
+    if (meta) {
+      meta.layers[layer.mediaType] = record;
+      await session.snapshots.writeMeta(meta);
+    }
+    await session.snapshots.linkDiffID(diffID, id);
+    return id;
+  } catch (e) {
+    await staging.discard();
+    throw e;
+  }
+}
+
 async function selectPlatform(session: Session, desc: Descriptor, platform: Platform): Promise<Descriptor> {
   if (!isIndexMediaType(desc.mediaType)) return desc;
-  const index = await session.content.readJSON<Index>(desc.digest);
+  const index = await session.content.readIndex(desc.digest);
   const match =
     index.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture) ??
     index.manifests.find((m) => !m.platform);

@@ -1,4 +1,4 @@
-import type { BuildContext, StageScope } from './build.js';
+import type { BuildContext, StageScope } from './context.js';
 
 /** A record's snapshot for a step that changed nothing: the step is cached, it adds no layer. */
 export const NO_CHANGES = '';

@@ -1,7 +1,6 @@
 import { InputError } from '../util/errors.js';
 import type { Command } from '../frontend/index.js';
-import type { BuildContext, StageScope } from './build.js';
-import { expansionEnv } from './build.js';
+import { expansionEnv, type BuildContext, type StageScope } from './context.js';
 import { cloneState, containerConfig, setEnv, type StageState } from './state.js';
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -20,11 +19,8 @@ export function applyMetadata(ctx: BuildContext, scope: StageScope, state: Stage
   const where = `${ctx.df.file}:${cmd.ins.line}`;
   switch (cmd.kind) {
     case 'env':
-      for (const { key, value } of cmd.pairs) {
-        const k = x(key);
-        setEnv(cfg, k, x(value));
-        env[k] = x(value);
-      }
+      // Every pair sees the values from before the instruction (`ENV abc=bye def=$abc` gives def the old abc).
+      for (const { key, value } of cmd.pairs) setEnv(cfg, x(key), x(value));
       break;
     case 'label':
       cfg.Labels ??= {};

@@ -1,20 +1,19 @@
 import { chown, chmod, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { runContainer } from '../worker/executor.js';
 import type { SpecMount } from '../worker/runc-spec.js';
 import { STANDARD_MOUNT_POINTS } from '../worker/runc-spec.js';
 import { resolveUser } from '../worker/users.js';
-import { collectSources, hashSources } from '../worker/sources.js';
+import { collectSources, hashSources, materializeSource, type SourceRoot } from '../worker/sources.js';
 import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import { cacheKey } from './cache.js';
-import { expansionEnv, findStage, type BuildContext, type StageScope } from './build.js';
+import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
 import { shellOf, historyText } from './metadata.js';
-import { cloneState, DEFAULT_PATH, type StageState } from './state.js';
-import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from './steps.js';
+import { advance, DEFAULT_PATH, type StageState } from './state.js';
+import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from '../worker/rootfs.js';
 import { lookupCache, recordCache } from './lookup.js';
 import { CacheMounts } from './cachemounts.js';
 
@@ -57,11 +56,11 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   const hit = await lookupCache(ctx, scope, key);
   if (hit) return { state: advance(state, key, hit.snapshot, createdBy), cached: true };
 
-  const scratch = path.join(ctx.session.tmp, 'bundles');
+  const scratch = ctx.session.layout.bundles;
   await mkdir(scratch, { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   let result: { exitCode: number; tail: string } | undefined;
-  const outcome = await withWritableRootfs(ctx.session, state.chain, async (merged, upper) => {
+  const outcome = await withWritableRootfs(ctx.session.snapshots, state.chain, async (merged, upper) => {
     try {
       const user = await resolveUser(merged, cfg.User ?? 'root');
       const prepared: SpecMount[] = [];
@@ -72,7 +71,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
         ...prepared,
       ];
       if (script) {
-        const file = await writeTempFile(ctx.session, script.content, 0o755);
+        const file = await writeTempFile(ctx.session.snapshots, script.content, 0o755);
         cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
         extra.push({ destination: SCRIPT_PATH, type: 'bind', source: file, options: ['rbind', 'ro'] });
       }
@@ -118,19 +117,6 @@ function runEnv(scope: StageScope, state: StageState): string[] {
   return env;
 }
 
-/**
- * The state after a step. Its key names the snapshot the step produced, not only the step's
- * inputs: when a step runs again (--no-cache, a Rebuild-Time, a filter) and gives a new snapshot,
- * everything built on it misses the cache too, instead of reusing results of the old output.
- */
-export function advance(state: StageState, key: string, snapshot: string | undefined, createdBy: string): StageState {
-  const next = cloneState(state);
-  next.key = snapshot ? cacheKey(key, snapshot) : key;
-  if (snapshot) next.chain.push({ snapshot, createdBy });
-  next.history.push({ created_by: createdBy, comment: 'stratum', ...(snapshot ? {} : { empty_layer: true }) });
-  return next;
-}
-
 /** What a mount contributes to the step's key: its settings and, for binds, the content it shows. */
 async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
   const settings = JSON.stringify({ ...m, env: undefined });
@@ -138,26 +124,26 @@ async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
   if (m.from) {
     const from = await fromState(ctx, m.from);
     if (from.kind === 'state') return `${settings}:${from.state.key}`;
-    const items = await collectSources({ root: from.dir, kind: 'context' }, [m.source ?? '/'], `RUN --mount from=${m.from}`);
+    const items = await collectSources(from.source, [m.source ?? '/'], `RUN --mount from=${m.from}`);
     return `${settings}:${await hashSources(items, { withOwners: false })}`;
   }
   const items = await collectSources(ctx.contextSource, [m.source ?? '/'], 'RUN --mount');
   return `${settings}:${await hashSources(items, { withOwners: false })}`;
 }
 
-type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; dir: string };
-
-/** Resolves a `from=` / `--from=` value: a stage, a named context, or an image. */
-export async function fromState(ctx: BuildContext, ref: string): Promise<FromSource> {
-  const stage = findStage(ctx.plan, ref);
-  if (stage) {
-    const p = ctx.stageState(String(stage.index));
-    if (!p) throw new StratumError(`stage ${ref} was not scheduled`);
-    return { kind: 'state', state: await p };
-  }
-  const named = ctx.opts.contexts?.[ref];
-  if (named?.kind === 'local') return { kind: 'dir', dir: path.resolve(named.path) };
-  return { kind: 'state', state: await ctx.imageState(ref) };
+/**
+ * The host path a bind mount of a context shows. With .dockerignore rules it is a tree of its own holding only
+ * what they let through (a `.env` the rules exclude must not be readable by RUN), as COPY sees it; without
+ * rules, the context directory itself.
+ */
+async function contextView(ctx: BuildContext, src: SourceRoot, rel: string, where: string, cleanups: (() => Promise<void>)[]): Promise<string> {
+  if (!src.ignored) return resolveInContext(src.root, rel, where);
+  const items = await collectSources(src, [rel], where);
+  if (items.length !== 1) throw new InputError(`${where}: source=${rel} matches ${items.length} paths; a bind mount shows one`);
+  const dir = ctx.session.staging('bindMount');
+  await mkdir(dir);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return materializeSource(items[0]!, dir);
 }
 
 const cacheMountsByDir = new Map<string, CacheMounts>();
@@ -205,10 +191,10 @@ async function prepareMount(
       let source: string;
       if (m.from) {
         const from = await fromState(ctx, m.from);
-        if (from.kind === 'dir') source = await resolveInContext(from.dir, m.source ?? '/', where);
+        if (from.kind === 'dir') source = await contextView(ctx, from.source, m.source ?? '/', where, cleanups);
         else {
-          const dir = path.join(ctx.session.tmp, `bind-${randomBytes(6).toString('hex')}`);
-          await mountReadonlyOverlay(lowerDirs(ctx.session, from.state.chain), dir, ctx.session.snapshots.emptyDir);
+          const dir = ctx.session.staging('bindMount');
+          await mountReadonlyOverlay(lowerDirs(ctx.session.snapshots, from.state.chain), dir, ctx.session.snapshots.emptyDir);
           cleanups.push(async () => {
             await unmount(dir);
             await rm(dir, { recursive: true, force: true });
@@ -216,11 +202,11 @@ async function prepareMount(
           source = await resolveInRoot(dir, m.source ?? '/');
         }
       } else {
-        source = await resolveInContext(ctx.contextDir, m.source ?? '/', where);
+        source = await contextView(ctx, ctx.contextSource, m.source ?? '/', where, cleanups);
       }
       if (m.readonly) return { destination: m.target, type: 'bind', source, options: ['rbind', 'ro'] };
       // A writable bind must not change its source: writes go to a throwaway upper dir, as BuildKit discards them.
-      const scratchDir = path.join(ctx.session.tmp, `rwbind-${randomBytes(6).toString('hex')}`);
+      const scratchDir = ctx.session.staging('writableBind');
       const merged = path.join(scratchDir, 'merged');
       await mkdir(path.join(scratchDir, 'upper'), { recursive: true });
       await mountOverlay([source], path.join(scratchDir, 'upper'), path.join(scratchDir, 'work'), merged, ctx.session.snapshots.emptyDir);

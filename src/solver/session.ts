@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { ContentStore, ImageStore } from '../store/index.js';
+import { ContentStore, ImageStore, StoreLayout, STAGING } from '../store/index.js';
 import { SnapshotStore } from '../worker/snapshots.js';
 import { CacheIndex } from './cache.js';
 
@@ -14,25 +15,32 @@ export class Session {
   readonly images: ImageStore;
   readonly snapshots: SnapshotStore;
   readonly cache: CacheIndex;
+  readonly layout: StoreLayout;
 
   private constructor(readonly root: string) {
+    this.layout = new StoreLayout(root);
     this.content = new ContentStore(root);
     this.images = new ImageStore(this.content);
-    this.snapshots = new SnapshotStore(root);
-    this.cache = new CacheIndex(path.join(root, 'cache'));
+    this.snapshots = new SnapshotStore(this.layout);
+    this.cache = new CacheIndex(this.layout.cache);
   }
 
   get tmp(): string {
-    return path.join(this.root, 'tmp');
+    return this.layout.tmp;
   }
   get gitCache(): string {
-    return path.join(this.root, 'sources', 'git');
+    return this.layout.gitSources;
   }
   get httpCache(): string {
-    return path.join(this.root, 'sources', 'http');
+    return this.layout.httpSources;
   }
   get cacheMounts(): string {
-    return path.join(this.root, 'cache-mounts');
+    return this.layout.cacheMounts;
+  }
+
+  /** A fresh path in tmp/ for something a step stages there, named so a crash sweep knows it for a build's. */
+  staging(kind: keyof typeof STAGING): string {
+    return this.layout.staging(kind, randomBytes(6).toString('hex'));
   }
 
   private static open = new Map<string, Promise<Session>>();

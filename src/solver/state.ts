@@ -1,5 +1,6 @@
 import type { ContainerConfig, ImageConfig, HistoryEntry } from '../store/index.js';
 import type { LayerRecord } from '../worker/snapshots.js';
+import { cacheKey } from './cache.js';
 
 /** One snapshot in a stage's stack; `layer` is known for layers that came from an image. */
 export interface ChainEntry {
@@ -59,3 +60,17 @@ export function setEnv(cfg: ContainerConfig, key: string, value: string): void {
   env.push(`${key}=${value}`);
   cfg.Env = env;
 }
+
+/**
+ * The state after a step. Its key names the snapshot the step produced, not only the step's
+ * inputs: when a step runs again (--no-cache, a Rebuild-Time, a filter) and gives a new snapshot,
+ * everything built on it misses the cache too, instead of reusing results of the old output.
+ */
+export function advance(state: StageState, key: string, snapshot: string | undefined, createdBy: string): StageState {
+  const next = cloneState(state);
+  next.key = snapshot ? cacheKey(key, snapshot) : key;
+  if (snapshot) next.chain.push({ snapshot, createdBy });
+  next.history.push({ created_by: createdBy, comment: 'stratum', ...(snapshot ? {} : { empty_layer: true }) });
+  return next;
+}
+

@@ -1,18 +1,14 @@
 /** The public contract of the engine: what `stratum build` and `stratum bake` hand to the solver. */
+import type { Descriptor } from '../store/types.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-export type OutputSpec =
-  | { type: 'image' } // only the local image store (always written when tags are given)
-  | { type: 'oci'; dest: string; tar?: boolean }
-  | { type: 'docker'; dest: string }
-  | { type: 'local'; dest: string };
+/** Outputs besides the local store (which every build writes): see exporter/outputs.ts. */
+export type { OutputSpec } from '../exporter/outputs.js';
+import type { OutputSpec } from '../exporter/outputs.js';
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+export type { Platform } from '../util/platform.js';
+import type { Platform } from '../util/platform.js';
 
 /** A named build context: a local directory, an OCI layout, or an image by reference. */
 export type ContextSource =
@@ -50,6 +46,11 @@ export interface BuildOptions {
   registry?: { insecureRegistry?: string[]; caCert?: string[] };
   /** Pull FROM images that name a registry and are not in the local store (default true). */
   pull?: boolean;
+  /**
+   * Steps run on the image once it is stored, before it is tagged, written to outputs or pushed: a step that
+   * throws fails the build and leaves no tag (where verify, SBOMs, provenance and signing hook in).
+   */
+  afterExport?: PostExportStep[];
   /** Receives progress events; see ProgressEvent. */
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
@@ -64,6 +65,21 @@ export type ProgressEvent =
   | { kind: 'export'; what: string; time: number }
   | { kind: 'pull'; ref: string; time: number }
   | { kind: 'push'; ref: string; uploaded: number; skipped: number; mounted: number; time: number };
+
+/** What a post-export step is given: the stored image, and the store it is in. */
+export interface ExportedBuild {
+  root: string;
+  manifest: Descriptor;
+  config: Descriptor;
+  /** The names the image will be tagged with once every step has passed. */
+  tags: string[];
+}
+
+export interface PostExportStep {
+  /** Shown in progress ("verify", "sbom"). */
+  name: string;
+  run(image: ExportedBuild, emit: (e: ProgressEvent) => void): Promise<void>;
+}
 
 export interface LayerSummary {
   digest: string;

@@ -3,6 +3,10 @@ import { createReadStream, existsSync, mkdirSync, promises as fsp, readFileSync 
 import * as path from 'node:path';
 import { InputError, StratumError } from '../util/errors.js';
 import { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
+import { secureStoreRoot } from './root.js';
+import { StoreLayout } from './layout.js';
+import type { ImageConfig, Index, Manifest } from './types.js';
+import { checkImageConfig, checkIndex, checkManifest } from './validate.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -35,13 +39,15 @@ export class ContentStore {
 
   constructor(root: string) {
     this.root = path.resolve(root);
-    this.tmpDir = path.join(this.root, 'tmp');
-    this.blobsDir = path.join(this.root, 'blobs', 'sha256');
+    const layout = new StoreLayout(this.root);
+    this.tmpDir = layout.tmp;
+    this.blobsDir = layout.blobs;
   }
 
   // Every process that opens the store runs this, and has() and readJSON() run many times per build on the
   // files they touch: synchronous calls, since a promise-based one makes round trips through libuv's thread pool.
   async init(): Promise<void> {
+    secureStoreRoot(this.root);
     mkdirSync(this.blobsDir, { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
     await this.#writeIfMissing('oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' }));
@@ -192,6 +198,19 @@ export class ContentStore {
     } catch (e) {
       throw new StratumError(`blob ${digest} is not valid JSON`, 1, { cause: e });
     }
+  }
+
+  /** An image manifest, its shape checked (see validate.ts). */
+  async readManifest(digest: string): Promise<Manifest> {
+    return checkManifest(await this.readJSON<unknown>(digest), `manifest ${digest}`);
+  }
+
+  async readIndex(digest: string): Promise<Index> {
+    return checkIndex(await this.readJSON<unknown>(digest), `index ${digest}`);
+  }
+
+  async readConfig(digest: string): Promise<ImageConfig> {
+    return checkImageConfig(await this.readJSON<unknown>(digest), `image config ${digest}`);
   }
 
   openRead(digest: string): NodeJS.ReadableStream {

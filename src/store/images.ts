@@ -1,6 +1,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ContentStore } from './content.js';
+import { StoreLayout } from './layout.js';
 import { atomicWrite } from './fsutil.js';
 import { withFileLock } from './lock.js';
 import { LOCAL_REGISTRY, normalizeRef } from './reference.js';
@@ -17,7 +18,7 @@ export class ImageStore {
 
   constructor(content: ContentStore) {
     this.content = content;
-    this.#indexPath = path.join(content.root, 'index.json');
+    this.#indexPath = new StoreLayout(content.root).indexFile;
     this.#lockPath = path.join(content.root, 'index.json.lock');
   }
 

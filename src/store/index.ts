@@ -3,25 +3,14 @@ export { ImageStore } from './images.js';
 export { MemberIndex, type MemberPlace } from './members.js';
 export { normalizeRef, LOCAL_REGISTRY, type ParsedRef } from './reference.js';
 export { withFileLock } from './lock.js';
+export { secureStoreRoot } from './root.js';
 export { atomicWrite, fsyncDir, uniqueName } from './fsutil.js';
 export * from './types.js';
-export {
-  storeLock,
-  withStoreLock,
-  tryExclusive,
-  recoverStore,
-  sweepTmp,
-  storeUsage,
-  prune,
-  checkStore,
-  diskUsage,
-  parseSize,
-  parseDuration,
-  type LockMode,
-  type LockOptions,
-  type Release,
-  type UsageEntry,
-  type PruneOptions,
-  type PruneReport,
-  type Problem,
-} from './gc.js';
+export { checkManifest, checkIndex, checkImageConfig } from './validate.js';
+export { storeLock, withStoreLock, tryExclusive, type LockMode, type LockOptions, type Release } from './storelock.js';
+export { recoverStore, sweepTmp, clearLeftovers, type Reaper, type Swept } from './recovery.js';
+export { storeUsage, type UsageEntry } from './usage.js';
+export { prune, parseSize, parseDuration, type PruneOptions, type PruneReport } from './prune.js';
+export { checkStore, type Problem, type CheckOptions } from './check.js';
+export { diskUsage } from './inventory.js';
+export * from './layout.js';

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ContentStore } from './content.js';
+import { StoreLayout } from './layout.js';
 
 /** Where a compressed piece of a layer sits in a stored blob. */
 export interface MemberPlace {
@@ -24,7 +25,7 @@ export class MemberIndex {
   ) {}
 
   static of(content: ContentStore): MemberIndex {
-    return new MemberIndex(path.join(content.root, 'gzip-members'), content);
+    return new MemberIndex(new StoreLayout(content.root).gzipMembers, content);
   }
 
   private entry(key: string): string {

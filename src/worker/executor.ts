@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildRuntimeSpec, type ProcessSpec, type SpecMount } from './runc-spec.js';
 import { EnvironmentError, StratumError } from '../util/errors.js';
+import { CONTAINER_PREFIX } from '../store/index.js';
 import { which } from '../util/exec.js';
 
 export interface ExecRequest extends ProcessSpec {
@@ -15,6 +16,12 @@ export interface ExecRequest extends ProcessSpec {
   scratchDir: string;
   onOutput?: (chunk: Buffer) => void;
   signal?: AbortSignal;
+  /**
+   * `inherit`: the container reads and writes this process's own stdin, stdout and stderr (`stratum run`), so
+   * nothing is collected for `tail`; stdin is inherited only with `stdin: true`.
+   */
+  stdio?: 'collect' | 'inherit';
+  stdin?: boolean;
 }
 
 export interface ExecResult {
@@ -43,7 +50,7 @@ export async function checkExecutor(): Promise<void> {
 /** Runs one process in a fresh runc container over `rootfs` and waits for it. */
 export async function runContainer(req: ExecRequest): Promise<ExecResult> {
   await checkExecutor();
-  const id = `stratum-${randomBytes(6).toString('hex')}`;
+  const id = `${CONTAINER_PREFIX}${randomBytes(6).toString('hex')}`;
   const bundle = path.join(req.scratchDir, id);
   await mkdir(bundle, { recursive: true });
   const spec = buildRuntimeSpec({
@@ -66,9 +73,12 @@ export async function runContainer(req: ExecRequest): Promise<ExecResult> {
   };
   try {
     const exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawn('runc', ['run', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
+      const inherit = req.stdio === 'inherit';
+      const child = spawn('runc', ['run', '--bundle', bundle, id], {
+        stdio: inherit ? [req.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', keep);
+      child.stderr?.on('data', keep);
       const onAbort = () => {
         spawn('runc', ['kill', id, 'KILL'], { stdio: 'ignore' }).on('error', () => undefined);
       };
@@ -80,7 +90,7 @@ export async function runContainer(req: ExecRequest): Promise<ExecResult> {
       });
     });
     if (partial) lines.push(partial);
-    if (req.signal?.aborted) throw new StratumError('build cancelled', 130);
+    if (req.signal?.aborted) throw new StratumError(req.stdio === 'inherit' ? 'interrupted' : 'build cancelled', 130);
     return { exitCode, tail: lines.slice(-20).join('\n') };
   } finally {
     // `runc run` removes its container when the process exits; only one it left behind (killed, or runc

@@ -2,22 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, rename, rm, writeFile, readdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SNAPSHOT_ID, StoreLayout, type LayerRecord, type SnapshotMeta } from '../store/index.js';
 
-export interface LayerRecord {
-  digest: string;
-  diffID: string;
-  size: number;
-  mediaType: string;
-}
-
-export interface SnapshotMeta {
-  id: string;
-  created: string;
-  /** Layer blobs made from this snapshot, by compression; filled lazily on export. */
-  layers: Record<string, LayerRecord>;
-  /** True when the step changed nothing: the snapshot adds no layer. */
-  empty: boolean;
-}
+export type { LayerRecord, SnapshotMeta };
 
 /**
  * Snapshots are directories in overlayfs upper-dir format (whiteouts as 0/0 char devices,
@@ -29,27 +16,29 @@ export class SnapshotStore {
   readonly dir: string;
   readonly tmp: string;
   readonly emptyDir: string;
+  readonly layout: StoreLayout;
 
-  constructor(root: string) {
-    this.dir = path.join(root, 'snapshots');
-    this.tmp = path.join(root, 'tmp');
-    this.emptyDir = path.join(root, 'snapshots', 'empty');
+  constructor(root: string | StoreLayout) {
+    this.layout = typeof root === 'string' ? new StoreLayout(root) : root;
+    this.dir = this.layout.snapshots;
+    this.tmp = this.layout.tmp;
+    this.emptyDir = this.layout.emptySnapshot;
   }
 
   async init(): Promise<void> {
     await mkdir(this.emptyDir, { recursive: true });
-    await mkdir(path.join(this.dir, 'by-diffid'), { recursive: true });
+    await mkdir(this.layout.byDiffID, { recursive: true });
     await mkdir(this.tmp, { recursive: true });
   }
 
   fsPath(id: string): string {
-    return path.join(this.dir, id, 'fs');
+    return this.layout.snapshotFs(id);
   }
 
   /** A fresh staging area: `fs` (the upper dir) and `work` (overlay's work dir). */
   async prepare(): Promise<Staging> {
     const id = randomBytes(6).toString('hex');
-    const base = path.join(this.tmp, `snap-${id}`);
+    const base = this.layout.staging('snapshot', id);
     await mkdir(path.join(base, 'fs'), { recursive: true });
     await mkdir(path.join(base, 'work'), { recursive: true });
     return new Staging(this, id, base);
@@ -58,7 +47,7 @@ export class SnapshotStore {
   async meta(id: string): Promise<SnapshotMeta | undefined> {
     try {
       // Synchronous: a tiny file read on every cache hit, where a thread-pool round trip costs more than the read.
-      return JSON.parse(readFileSync(path.join(this.dir, id, 'meta.json'), 'utf8')) as SnapshotMeta;
+      return JSON.parse(readFileSync(this.layout.snapshotMeta(id), 'utf8')) as SnapshotMeta;
     } catch {
       return undefined;
     }
@@ -69,7 +58,7 @@ export class SnapshotStore {
   }
 
   async writeMeta(meta: SnapshotMeta): Promise<void> {
-    const file = path.join(this.dir, meta.id, 'meta.json');
+    const file = this.layout.snapshotMeta(meta.id);
     const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, JSON.stringify(meta));
     await rename(tmp, file);
@@ -77,7 +66,7 @@ export class SnapshotStore {
 
   async byDiffID(diffID: string): Promise<string | undefined> {
     try {
-      const id = readFileSync(path.join(this.dir, 'by-diffid', diffID.replace(/^sha256:/, '')), 'utf8').trim();
+      const id = readFileSync(this.layout.byDiffIDFile(diffID), 'utf8').trim();
       return (await this.exists(id)) ? id : undefined;
     } catch {
       return undefined;
@@ -85,7 +74,7 @@ export class SnapshotStore {
   }
 
   async linkDiffID(diffID: string, id: string): Promise<void> {
-    const file = path.join(this.dir, 'by-diffid', diffID.replace(/^sha256:/, ''));
+    const file = this.layout.byDiffIDFile(diffID);
     const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(tmp, id);
     await rename(tmp, file);
@@ -93,13 +82,13 @@ export class SnapshotStore {
 
   async list(): Promise<string[]> {
     const names = await readdir(this.dir);
-    return names.filter((n) => /^[0-9a-f]{12}$/.test(n));
+    return names.filter((n) => SNAPSHOT_ID.test(n));
   }
 
   async remove(id: string): Promise<void> {
-    const doomed = path.join(this.tmp, `rm-${id}-${randomBytes(3).toString('hex')}`);
+    const doomed = this.layout.staging('removal', `${id}-${randomBytes(3).toString('hex')}`);
     try {
-      await rename(path.join(this.dir, id), doomed);
+      await rename(this.layout.snapshot(id), doomed);
     } catch {
       return;
     }
@@ -136,7 +125,7 @@ export class Staging {
     await rm(this.merged, { recursive: true, force: true });
     const meta: SnapshotMeta = { id: this.id, created: new Date().toISOString(), layers: {}, empty };
     await writeFile(path.join(this.base, 'meta.json'), JSON.stringify(meta));
-    await rename(this.base, path.join(this.store.dir, this.id));
+    await rename(this.base, this.store.layout.snapshot(this.id));
     return this.id;
   }
 

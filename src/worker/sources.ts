@@ -4,6 +4,7 @@ import { hashFile } from '../util/hash.js';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { minimatch } from 'minimatch';
+import dockerignore from '@balena/dockerignore';
 import { InputError } from '../util/errors.js';
 import { resolveInContext, resolveInRoot } from './securejoin.js';
 
@@ -32,6 +33,65 @@ export interface SourceRoot {
   ignored?: (rel: string) => boolean;
   /** Keep walking into ignored dirs because an exception may bring children back. */
   ignoreHasExceptions?: boolean;
+}
+
+/**
+ * A build context directory as a source, with its .dockerignore applied (a Dockerfile-specific
+ * `<Dockerfile>.dockerignore` first). Every use of a context (COPY, ADD, bind mounts, named contexts) reads it
+ * through this, so what .dockerignore excludes is invisible to all of them alike.
+ */
+export function contextSource(dir: string, dockerfile?: string): SourceRoot {
+  const root = path.resolve(dir);
+  const candidates = [dockerfile ? `${dockerfile}.dockerignore` : undefined, path.join(root, '.dockerignore')];
+  for (const f of candidates) {
+    if (!f) continue;
+    let text: string;
+    try {
+      text = fs.readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    const patterns = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
+    const ig = dockerignore.default().add(patterns);
+    return { root, kind: 'context', ignored: (rel: string) => ig.ignores(rel), ignoreHasExceptions: patterns.some((p) => p.startsWith('!')) };
+  }
+  return { root, kind: 'context' };
+}
+
+/**
+ * What one matched source is, as a tree of its own under `dir` (hard links where the file system allows, else
+ * copies keeping owner, mode and times), for a bind mount to show exactly what .dockerignore lets through.
+ * Returns the path to mount.
+ */
+export function materializeSource(item: SourceItem, dir: string): string {
+  const top = item.isDir ? dir : path.join(dir, item.base);
+  for (const e of item.entries) {
+    const host = e.rel ? path.join(top, e.rel) : top;
+    if (e.st.isDirectory()) {
+      if (e.rel) fs.mkdirSync(host);
+      fs.chmodSync(host, e.st.mode & 0o7777);
+      fs.lchownSync(host, e.st.uid, e.st.gid);
+    } else if (e.st.isSymbolicLink()) {
+      fs.symlinkSync(e.link!, host);
+      fs.lchownSync(host, e.st.uid, e.st.gid);
+    } else if (e.st.isFile()) {
+      try {
+        fs.linkSync(e.host, host);
+        continue;
+      } catch {
+        fs.copyFileSync(e.host, host, fs.constants.COPYFILE_FICLONE);
+        fs.lchownSync(host, e.st.uid, e.st.gid);
+        fs.chmodSync(host, e.st.mode & 0o7777);
+      }
+    } else continue; // sockets, fifos and devices are not part of a context
+    fs.lutimesSync(host, e.st.atime, e.st.mtime);
+  }
+  for (const e of item.entries.filter((x) => x.st.isDirectory()).reverse()) fs.lutimesSync(e.rel ? path.join(top, e.rel) : top, e.st.atime, e.st.mtime);
+  return top;
 }
 
 const GLOB = /[*?[]/;

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MAIN = path.join(REPO_ROOT, 'src/cli/main.ts');
+// Resolved here, so the CLI also starts from a working directory outside the repository.
+const TSX = import.meta.resolve('tsx');
 
 export interface CliResult {
   code: number;
@@ -15,7 +17,7 @@ export interface CliResult {
 export function stratum(args: string[], opts: { root?: string; env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliResult> {
   const full = [...(opts.root ? ['--root', opts.root] : []), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...full], {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...full], {
       cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

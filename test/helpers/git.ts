@@ -18,14 +18,15 @@ export function git(args: string[], cwd?: string) {
   return run('git', args, { cwd, env: { ...process.env, ...FIXED } });
 }
 
-/** A bare repository at `dir` holding one commit of the files in `src`; returns the commit. */
-export async function makeRepo(src: string, dir: string): Promise<string> {
+/** A bare repository at `dir` holding one commit of the files in `src` (tagged `tag`, if given); returns the commit. */
+export async function makeRepo(src: string, dir: string, tag?: string): Promise<string> {
   const work = `${dir}.work`;
   await mkdir(work, { recursive: true });
   await cp(src, work, { recursive: true });
   await git(['init', '-q', '-b', 'main', work]);
   await git(['-C', work, 'add', '-A']);
   await git(['-C', work, '-c', 'commit.gpgSign=false', 'commit', '-q', '-m', 'import']);
+  if (tag) await git(['-C', work, '-c', 'tag.gpgSign=false', 'tag', '-a', '-m', tag, tag]);
   await git(['clone', '-q', '--bare', work, dir]);
   return (await git(['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
 }
@@ -41,9 +42,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Serves every repository under `base` over git:// on 127.0.0.1. */
-export async function gitDaemon(base: string): Promise<{ url: string; stop: () => void; proc: ChildProcess }> {
-  const port = await freePort();
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Serves every repository under `base` over git:// on 127.0.0.1, on `preferredPort` when it is free (the URL is
+ * part of a git source's cache key, so a fixed port lets a rerun hit the cache), else on any free port.
+ */
+export async function gitDaemon(base: string, preferredPort?: number): Promise<{ url: string; stop: () => void; proc: ChildProcess }> {
+  const port = preferredPort !== undefined && (await portFree(preferredPort)) ? preferredPort : await freePort();
   const proc = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${path.resolve(base)}`, '--listen=127.0.0.1', `--port=${port}`, path.resolve(base)], {
     stdio: 'ignore',
   });

@@ -4,6 +4,7 @@ import { bootstrapDebian } from '../../worker/bootstrap.js';
 import { InputError } from '../../util/errors.js';
 import { withStoreLock } from '../../store/index.js';
 import { rootOf } from '../root.js';
+import { parseSourceDateEpoch } from '../../solver/request.js';
 
 export function register(program: Command): void {
   program
@@ -20,7 +21,6 @@ export function register(program: Command): void {
     .action(async (distro: string, f: { tag: string; suite: string; variant: string; include?: string; mirror?: string; quiet?: boolean }, command: Command) => {
       if (distro !== 'debian') throw new InputError(`bootstrap: unknown distribution "${distro}" (supported: debian)`);
       const session = await Session.get(rootOf(command));
-      const epoch = process.env.SOURCE_DATE_EPOCH;
       // Shared store lock: a prune must not take the new blobs before they are tagged.
       const manifest = await withStoreLock(session.root, 'shared', async () => {
         const made = await bootstrapDebian(session.content, session.tmp, {
@@ -28,7 +28,7 @@ export function register(program: Command): void {
           variant: f.variant,
           include: f.include?.split(',').map((s) => s.trim()).filter(Boolean),
           mirror: f.mirror,
-          sourceDateEpoch: epoch ? Number(epoch) : undefined,
+          sourceDateEpoch: parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH),
           onOutput: f.quiet ? undefined : (c) => process.stderr.write(c),
         });
         await session.images.tag(f.tag, made.manifest);

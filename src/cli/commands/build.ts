@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import { build } from '../../solver/build.js';
-import { dryRun } from '../../solver/dryrun.js';
+import { localEngine } from '../../solver/engine.js';
+import { verifyStep } from '../../verify/step.js';
 import type { BuildOptions, Compression } from '../../solver/types.js';
 import { InputError } from '../../util/errors.js';
-import { collect, csvFields, keyValues, parseBuildContext, parseOutput, parsePlatformFlag } from '../options.js';
+import { collect } from '../options.js';
+import { keyValues, parseBuildContext, parseOutput, parsePlatforms, parseSecret, parseSourceDateEpoch } from '../../solver/request.js';
 import { formatSize, progressPrinter, type ProgressMode } from '../progress.js';
 import { rootOf } from '../root.js';
 import { interruptSignal } from '../signals.js';
@@ -28,6 +29,8 @@ interface BuildFlags {
   insecureRegistry?: string[];
   caCert?: string[];
   quiet?: boolean;
+  verify?: boolean;
+  load?: boolean;
 }
 
 export function register(program: Command): void {
@@ -53,6 +56,8 @@ export function register(program: Command): void {
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect)
     .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable)', collect)
     .option('--dry-run', 'print the resolved plan as JSON and run nothing')
+    .option('--verify', 'run `stratum verify` on the image before it is tagged, written or pushed; fail the build on findings')
+    .option('--load', 'accepted as buildx has it: every image built lands in the local store anyway')
     .option('-q, --quiet', 'print only the image digest')
     .addHelpText(
       'after',
@@ -64,10 +69,10 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
     .action(async (context: string, flags: BuildFlags, command: Command) => {
       const opts = toBuildOptions(context, flags, rootOf(command));
       if (flags.dryRun) {
-        process.stdout.write(JSON.stringify(await dryRun(opts), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(await localEngine.dryRun(opts), null, 2) + '\n');
         return;
       }
-      const result = await build({ ...opts, signal: interruptSignal() });
+      const result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), signal: interruptSignal() });
       if (flags.quiet) {
         process.stdout.write(`${result.manifestDigest}\n`);
         return;
@@ -85,33 +90,26 @@ export function toBuildOptions(context: string, f: BuildFlags, root: string | un
   if (!['auto', 'plain', 'json', 'quiet'].includes(f.progress)) throw new InputError(`--progress must be auto, plain, json or quiet`);
   if (!['missing', 'never'].includes(f.pull)) throw new InputError(`--pull must be missing or never`);
   if (!['gzip', 'zstd', 'none'].includes(f.compression)) throw new InputError(`--compression must be gzip, zstd or none`);
-  const epoch = process.env.SOURCE_DATE_EPOCH;
-  if (epoch !== undefined && epoch !== '' && !/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
-  const secrets: Record<string, string> = {};
-  for (const s of f.secret ?? []) {
-    const fields = csvFields(s);
-    const id = fields.id;
-    const src = fields.src ?? fields.source;
-    if (!id || !src) throw new InputError(`--secret ${s}: expected id=ID,src=FILE`);
-    secrets[id] = src;
-  }
+  const outputs = (f.output ?? []).map((o) => parseOutput(o));
+  const tags = [...(f.tag ?? []), ...outputs.flatMap((o) => o.tags)];
+  const push = !!f.push || outputs.some((o) => o.push);
   return {
     root,
     context,
     dockerfile: f.file,
-    tags: f.tag ?? [],
+    tags,
     buildArgs: keyValues(f.buildArg, '--build-arg'),
     labels: keyValues(f.label, '--label'),
     target: f.target,
     contexts: Object.fromEntries((f.buildContext ?? []).map(parseBuildContext)),
-    platform: f.platform ? parsePlatformFlag(f.platform) : undefined,
-    outputs: (f.output ?? []).map(parseOutput),
+    platform: f.platform ? parsePlatforms(f.platform) : undefined,
+    outputs: outputs.flatMap((o) => (o.output ? [o.output] : [])),
     noCache: f.cache === false,
     noCacheFilter: f.noCacheFilter,
     compression: f.compression as Compression,
-    sourceDateEpoch: epoch ? Number(epoch) : undefined,
-    secrets,
-    push: f.push,
+    sourceDateEpoch: parseSourceDateEpoch(process.env.SOURCE_DATE_EPOCH),
+    secrets: Object.fromEntries((f.secret ?? []).map(parseSecret)),
+    push,
     pull: f.pull !== 'never',
     registry: { insecureRegistry: f.insecureRegistry, caCert: f.caCert },
     onProgress: progressPrinter(f.quiet ? 'quiet' : f.progress),

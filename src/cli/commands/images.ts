@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { Session } from '../../solver/session.js';
-import type { Manifest } from '../../store/index.js';
 import { InputError } from '../../util/errors.js';
 import { formatSize } from '../progress.js';
 import { rootOf } from '../root.js';
@@ -17,7 +16,7 @@ export function register(program: Command): void {
         let size = descriptor.size;
         let layers = 0;
         try {
-          const m = await session.content.readJSON<Manifest>(descriptor.digest);
+          const m = await session.content.readManifest(descriptor.digest);
           layers = m.layers?.length ?? 0;
           size += m.config.size + (m.layers ?? []).reduce((a, l) => a + l.size, 0);
         } catch {

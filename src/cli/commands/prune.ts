@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defaultRoot } from '../../solver/session.js';
-import { parseDuration, parseSize, prune } from '../../store/index.js';
+import { prune } from '../../solver/maintenance.js';
+import { parseDuration, parseSize } from '../../store/index.js';
 import { InputError } from '../../util/errors.js';
 import { formatSize } from '../progress.js';
 import { rootOf } from '../root.js';

@@ -104,7 +104,7 @@ test('stratum update follows the fixture daemon: up to date, then behind, then r
     }
     const fresh = await updateRefs(cat, { check: true });
     assert.equal(fresh.refs.length, 7);
-    assert.deepEqual(fresh.refs.filter((r) => r.behind), []);
+    assert.deepEqual(fresh.refs.filter((r) => r.state !== 'current'), []);
 
     // Upstream moves: a new commit on hello-svc's main, pushed to the served repository.
     const wt = join(p.work, 'src', 'hello-svc');
@@ -116,7 +116,7 @@ test('stratum update follows the fixture daemon: up to date, then behind, then r
     const head = (await run('git', ['-C', wt, 'rev-parse', 'HEAD'], { env })).stdout.trim();
 
     const check = await updateRefs(cat, { check: true });
-    assert.deepEqual(check.refs.filter((r) => r.behind).map((r) => `${r.ref.name} -> ${r.latest}`), [`HELLO_SVC_GIT_REF -> ${head}`, `HELLO_SVC_GIT_REF -> ${head}`]);
+    assert.deepEqual(check.refs.filter((r) => r.state === 'behind').map((r) => `${r.ref.name} -> ${r.latest}`), [`HELLO_SVC_GIT_REF -> ${head}`, `HELLO_SVC_GIT_REF -> ${head}`]);
     const res = await updateRefs(cat, { now: new Date('2030-01-02T03:04:05Z') });
     assert.deepEqual(res.changedFiles.map((f) => f.slice(cat.length + 1)).sort(), ['hello-svc/Dockerfile', 'hello-svc/Dockerfile.single']);
     const df = await readFile(join(cat, 'hello-svc', 'Dockerfile'), 'utf8');

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os, { hostname } from 'node:os';
 import path from 'node:path';
-import { prune, recoverStore, storeLock } from '../../../src/store/index.js';
+import { storeLock } from '../../../src/store/index.js';
+import { prune, recoverStore } from '../../../src/solver/maintenance.js';
 
 const dirs: string[] = [];
 after(async () => {

@@ -4,8 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { updateRefs, scanRefs } from '../../../src/catalog/index.js';
-import { StratumError } from '../../../src/util/errors.js';
-import { register } from '../../../src/cli/commands/update.js';
+import { EXIT_UNCHECKED, register } from '../../../src/cli/commands/update.js';
 import { FixtureRepo, tempDir } from './helpers.js';
 
 const OLD_TIME = '2020-01-01T00:00:00Z';
@@ -63,7 +62,7 @@ async function world() {
   // Annotated tags must resolve to the commit (peeled), not the tag object.
   const tagObject = await vnc.git('rev-parse', 'v1.4.0');
   assert.notEqual(tagObject, v1);
-  return { t, cat, nova, n1, n2, r1, r2, v1, novaDf, keystoneDf, bake };
+  return { t, cat, nova, n1, n2, r1, r2, v1, novaDf, keystoneDf, bake, reqsUrl: reqs.url };
 }
 
 test('scanRefs finds annotated ARGs and bake variables', async () => {
@@ -83,8 +82,10 @@ test('update --check reports stale refs and writes nothing', async () => {
   const w = await world();
   try {
     const res = await updateRefs(w.cat, { check: true });
-    const behind = res.refs.filter((r) => r.behind).map((r) => [r.ref.name, r.latest]).sort();
-    assert.deepEqual(behind, [['NOVA_GIT_REF', w.n2], ['NOVNC_GIT_REF', w.v1], ['REQUIREMENTS_GIT_REF', w.r2]]);
+    const stale = res.refs.filter((r) => r.state !== 'current').map((r) => [r.ref.name, r.state, r.latest]).sort();
+    // NOVNC_GIT_REF holds a nova commit: that repository has no such commit.
+    assert.deepEqual(stale, [['NOVA_GIT_REF', 'behind', w.n2], ['NOVNC_GIT_REF', 'unknown-commit', w.v1], ['REQUIREMENTS_GIT_REF', 'behind', w.r2]]);
+    assert.equal(res.refs.find((r) => r.ref.name === 'NOVA_GIT_REF')!.commits, 1);
     assert.deepEqual(res.changedFiles, []);
     assert.equal(await readFile(join(w.cat, 'nova', 'Dockerfile'), 'utf8'), w.novaDf);
     assert.equal(await readFile(join(w.cat, 'docker-bake.hcl'), 'utf8'), w.bake);
@@ -111,22 +112,47 @@ test('update rewrites stale refs and bumps only the changed Dockerfiles', async 
     assert.equal(await readFile(join(w.cat, 'keystone', 'Dockerfile'), 'utf8'), w.keystoneDf);
     assert.equal(await readFile(join(w.cat, 'docker-bake.hcl'), 'utf8'), w.bake.replace(w.r1, w.r2));
     const again = await updateRefs(w.cat, { check: true });
-    assert.equal(again.refs.filter((r) => r.behind).length, 0);
+    assert.deepEqual(again.refs.map((r) => r.state), ['current', 'current', 'current', 'current']);
   } finally {
     await w.t.cleanup();
   }
 });
 
-test('update names the file and line of a ref whose branch is gone', async () => {
+test('every ref is reported: a missing branch or remote marks its refs unchecked, the others are still placed', async () => {
   const w = await world();
   try {
     const f = join(w.cat, 'keystone', 'Dockerfile');
     await writeFile(f, w.keystoneDf.replace('branch=stable/2024.1', 'branch=stable/1999.1'));
-    await assert.rejects(updateRefs(w.cat, { check: true }), (e: unknown) => {
-      assert.ok(e instanceof StratumError);
-      assert.match(e.message, new RegExp(`${f}:6: .*no branch stable/1999.1`));
-      return true;
-    });
+    await writeFile(join(w.cat, 'docker-bake.hcl'), w.bake.replace(w.reqsUrl, 'file:///nonexistent/requirements.git'));
+    const res = await updateRefs(w.cat, { check: true });
+    const by = Object.fromEntries(res.refs.map((r) => [r.ref.name, r]));
+    assert.equal(by.KEYSTONE_GIT_REF!.state, 'unchecked');
+    assert.match(by.KEYSTONE_GIT_REF!.error!, /no branch stable\/1999\.1/);
+    assert.equal(by.REQUIREMENTS_GIT_REF!.state, 'unchecked');
+    assert.match(by.REQUIREMENTS_GIT_REF!.error!, /nonexistent/);
+    assert.equal(by.NOVA_GIT_REF!.state, 'behind');
+  } finally {
+    await w.t.cleanup();
+  }
+});
+
+test('a commit of another branch is "not on the branch", with the branches that have it', async () => {
+  const w = await world();
+  try {
+    // stable/2024.1 forks at n1; a commit only on the fork is not in master's history.
+    const fork = await w.nova.git('rev-parse', 'stable/2024.1');
+    await w.nova.git('checkout', '-q', 'stable/2024.1');
+    const onFork = await w.nova.commit('b.txt', 'fork');
+    await w.nova.git('checkout', '-q', 'master');
+    assert.equal(fork, w.n1);
+    await writeFile(join(w.cat, 'nova', 'Dockerfile'), w.novaDf.replace(`NOVA_GIT_REF=${w.n1}`, `NOVA_GIT_REF=${onFork}`));
+    const res = await updateRefs(w.cat, { check: true });
+    const nova = res.refs.find((r) => r.ref.name === 'NOVA_GIT_REF')!;
+    assert.equal(nova.state, 'not-on-branch');
+    assert.deepEqual(nova.branches, ['stable/2024.1']);
+    // update moves it to the branch head like any other stale ref.
+    await updateRefs(w.cat, { now: new Date('2025-01-01T00:00:00Z') });
+    assert.ok((await readFile(join(w.cat, 'nova', 'Dockerfile'), 'utf8')).includes(`NOVA_GIT_REF=${w.n2}`));
   } finally {
     await w.t.cleanup();
   }
@@ -147,13 +173,28 @@ test('stratum update CLI: --check exits 1 when behind, then update brings it to 
     process.exitCode = 0;
     await cli().parseAsync(['node', 'stratum', 'update', '--check', w.cat]);
     assert.equal(process.exitCode, 1);
-    assert.ok(out.some((l) => l.includes('NOVA_GIT_REF behind')), out.join(''));
+    assert.ok(out.some((l) => l.includes('NOVA_GIT_REF behind branch master by 1 commit(s)')), out.join(''));
+    assert.ok(out.some((l) => /NOVNC_GIT_REF unknown commit: .* has no commit/.test(l)), out.join(''));
     process.exitCode = 0;
     await cli().parseAsync(['node', 'stratum', 'update', w.cat]);
     assert.equal(process.exitCode, 0);
     await cli().parseAsync(['node', 'stratum', 'update', '--check', w.cat]);
     assert.equal(process.exitCode, 0);
-    assert.match(out.join(''), /4 ref\(s\) checked, 0 behind\n$/);
+    assert.match(out.join(''), /4 ref\(s\) checked: 4 current\n$/);
+    // A remote that cannot be asked, and nothing stale: the distinct exit code.
+    const bake = join(w.cat, 'docker-bake.hcl');
+    await writeFile(bake, (await readFile(bake, 'utf8')).replace(w.reqsUrl, 'file:///nonexistent/requirements.git'));
+    const err: string[] = [];
+    const errWrite = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      process.exitCode = 0;
+      await cli().parseAsync(['node', 'stratum', 'update', '--check', w.cat]);
+    } finally {
+      process.stderr.write = errWrite;
+    }
+    assert.equal(process.exitCode, EXIT_UNCHECKED);
+    assert.match(err.join(''), /REQUIREMENTS_GIT_REF could not be checked: git ls-remote file:\/\/\/nonexistent/);
   } finally {
     process.stdout.write = origWrite;
     process.exitCode = prevExit;

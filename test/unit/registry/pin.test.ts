@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { imageReferenceIn, pinFile, pinYaml, type ImageReference } from '../../../src/registry/index.js';
+import { imageReferenceIn, pinBake, pinDockerfile, pinFile, pinKind, pinYaml, type ImageReference } from '../../../src/registry/index.js';
 import { SourceError } from '../../../src/util/errors.js';
 
 const digestOf = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
@@ -92,6 +92,87 @@ test('pinFile writes in place keeping the mode; --check leaves the file alone; a
     assert.equal((await fs.stat(file)).mode & 0o777, 0o640);
     assert.deepEqual(await fs.readdir(dir), ['vars.yml']);
     await assert.rejects(pinFile(path.join(dir, 'missing.yml'), resolver([])), /missing\.yml: no such file/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('pinDockerfile pins literal FROMs and the ARG defaults FROM uses, not stages, scratch or templated names', async () => {
+  const old = `sha256:${'e'.repeat(64)}`;
+  const text = [
+    '# SPDX-License-Identifier: Apache-2.0',
+    'ARG BASE_IMAGE=docker.io/library/ubuntu:24.04',
+    'ARG REGISTRY=registry.example.org/os',
+    'ARG RELEASE=2025.2',
+    'ARG TOOLS="reg.io/tools/x:1"',
+    'FROM ${BASE_IMAGE} AS base',
+    'FROM --platform=$BUILDPLATFORM reg.io/os/builder:1 AS build',
+    `FROM reg.io/os/pinned:2@${old}`,
+    'FROM ${REGISTRY}/python-base:${RELEASE}',
+    'FROM base',
+    'FROM scratch',
+    'FROM ${TOOLS}',
+    'COPY --from=reg.io/os/untouched:1 /a /a',
+    '',
+  ].join('\n');
+  const asked: string[] = [];
+  const res = await pinDockerfile(text, 'Dockerfile', resolver(asked));
+  assert.equal(res.found, 4);
+  assert.deepEqual(res.changes.map((c) => [c.line, c.key]), [[2, 'ARG BASE_IMAGE'], [5, 'ARG TOOLS'], [7, 'FROM'], [8, 'FROM']]);
+  const expected = text
+    .replace('ubuntu:24.04\n', `ubuntu:24.04@${digestOf('library/ubuntu:24.04')}\n`)
+    .replace('"reg.io/tools/x:1"', `"reg.io/tools/x:1@${digestOf('tools/x:1')}"`)
+    .replace('reg.io/os/builder:1 AS', `reg.io/os/builder:1@${digestOf('os/builder:1')} AS`)
+    .replace(`reg.io/os/pinned:2@${old}`, `reg.io/os/pinned:2@${digestOf('os/pinned:2')}`);
+  assert.equal(res.text, expected);
+  // Pinned again with the same digests: nothing to change.
+  assert.deepEqual((await pinDockerfile(res.text, 'Dockerfile', resolver([]))).changes, []);
+});
+
+test('pinBake pins image variable defaults, keeping comments and the rest of the file', async () => {
+  const text = [
+    '# The distribution images',
+    'variable "UBUNTU_IMAGE" {',
+    '  default = "docker.io/library/ubuntu:24.04" # pinned by stratum pin',
+    '}',
+    'variable "RELEASE" { default = "2025.2" }',
+    'variable "REGISTRY" {',
+    '  default = "registry.example.org/os"',
+    '}',
+    'variable "BASE_IMAGE" {',
+    '  default = ""',
+    '}',
+    'variable "MIRROR" {',
+    '  default = "reg.io/mirror/debian:12"',
+    '}',
+    'target "x" {',
+    '  args = { IMAGE = "reg.io/not/a-variable:1" }',
+    '}',
+    '',
+  ].join('\n');
+  const res = await pinBake(text, 'docker-bake.hcl', resolver([]));
+  assert.deepEqual(res.changes.map((c) => [c.line, c.key]), [[3, 'variable UBUNTU_IMAGE'], [13, 'variable MIRROR']]);
+  assert.equal(
+    res.text,
+    text
+      .replace('ubuntu:24.04" #', `ubuntu:24.04@${digestOf('library/ubuntu:24.04')}" #`)
+      .replace('reg.io/mirror/debian:12"', `reg.io/mirror/debian:12@${digestOf('mirror/debian:12')}"`),
+  );
+});
+
+test('pinFile tells Dockerfiles, bake files and YAML apart by name', async () => {
+  assert.equal(pinKind('images/nova/Dockerfile'), 'dockerfile');
+  assert.equal(pinKind('x/Dockerfile.single'), 'dockerfile');
+  assert.equal(pinKind('x/app.Dockerfile'), 'dockerfile');
+  assert.equal(pinKind('images/docker-bake.hcl'), 'bake');
+  assert.equal(pinKind('vars.yml'), 'yaml');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'stratum-pin-kinds-'));
+  try {
+    const df = path.join(dir, 'Dockerfile');
+    await fs.writeFile(df, 'FROM reg.io/os/base:1\n');
+    const res = await pinFile(df, resolver([]));
+    assert.equal(await fs.readFile(df, 'utf8'), `FROM reg.io/os/base:1@${digestOf('os/base:1')}\n`);
+    assert.equal(res.changes.length, 1);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -1,14 +1,15 @@
 import { lstat, mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
-import type { Session } from './session.js';
-import type { Staging } from '../worker/snapshots.js';
-import type { ChainEntry } from './state.js';
+import { mountOverlay, mountReadonlyOverlay, unmount } from './overlay.js';
+import type { SnapshotStore, Staging } from './snapshots.js';
+
+/** A stack of snapshots, bottom first (a stage's chain). */
+export type Chain = readonly { snapshot: string }[];
 
 /** Host paths of a chain's snapshots, topmost first, as overlayfs wants its lower dirs. */
-export function lowerDirs(session: Session, chain: ChainEntry[]): string[] {
-  return chain.map((c) => session.snapshots.fsPath(c.snapshot)).reverse();
+export function lowerDirs(snapshots: SnapshotStore, chain: Chain): string[] {
+  return chain.map((c) => snapshots.fsPath(c.snapshot)).reverse();
 }
 
 export interface StepOutcome {
@@ -16,19 +17,24 @@ export interface StepOutcome {
   empty: boolean;
 }
 
+/*
+ * Root filesystems for steps: overlay mounts of a chain of snapshots, writable (the upper dir becomes a new
+ * snapshot), read-only, or scratch (thrown away). The solver says which chain; the worker mounts it.
+ */
+
 /**
  * Runs `fn` against a writable rootfs: the chain as lower dirs, a fresh upper dir. The upper dir
  * becomes a new snapshot unless the step changed nothing.
  */
 export async function withWritableRootfs(
-  session: Session,
-  chain: ChainEntry[],
+  snapshots: SnapshotStore,
+  chain: Chain,
   fn: (merged: string, upper: string) => Promise<void>,
 ): Promise<StepOutcome> {
-  const staging = await session.snapshots.prepare();
+  const staging = await snapshots.prepare();
   let mounted = false;
   try {
-    await mountOverlay(lowerDirs(session, chain), staging.upper, staging.work, staging.merged, session.snapshots.emptyDir);
+    await mountOverlay(lowerDirs(snapshots, chain), staging.upper, staging.work, staging.merged, snapshots.emptyDir);
     mounted = true;
     await fn(staging.merged, staging.upper);
     await unmount(staging.merged);
@@ -51,8 +57,8 @@ async function keepUnlessEmpty(staging: Staging): Promise<StepOutcome> {
 }
 
 /** A fresh snapshot written directly (COPY --link): no parent underneath. */
-export async function withDetachedDir(session: Session, fn: (root: string) => Promise<void>): Promise<StepOutcome> {
-  const staging = await session.snapshots.prepare();
+export async function withDetachedDir(snapshots: SnapshotStore, fn: (root: string) => Promise<void>): Promise<StepOutcome> {
+  const staging = await snapshots.prepare();
   try {
     await fn(staging.upper);
     return await keepUnlessEmpty(staging);
@@ -62,10 +68,27 @@ export async function withDetachedDir(session: Session, fn: (root: string) => Pr
   }
 }
 
+/**
+ * Runs `fn` on a writable rootfs of the chain whose changes are thrown away afterwards (`stratum run`, the checks
+ * of `stratum verify`): a container needs a writable root, and nothing it does may reach a snapshot.
+ */
+export async function withScratchRootfs<T>(snapshots: SnapshotStore, chain: Chain, fn: (rootfs: string) => Promise<T>): Promise<T> {
+  const staging = await snapshots.prepare();
+  let mounted = false;
+  try {
+    await mountOverlay(lowerDirs(snapshots, chain), staging.upper, staging.work, staging.merged, snapshots.emptyDir);
+    mounted = true;
+    return await fn(staging.merged);
+  } finally {
+    if (mounted) await unmount(staging.merged).catch(() => undefined);
+    await staging.discard();
+  }
+}
+
 /** Mounts a chain read-only for reading (COPY --from, RUN --mount from=); unmounts after `fn`. */
-export async function withReadonlyRootfs<T>(session: Session, chain: ChainEntry[], fn: (root: string) => Promise<T>): Promise<T> {
-  const dir = path.join(session.tmp, `ro-${randomBytes(6).toString('hex')}`);
-  await mountReadonlyOverlay(lowerDirs(session, chain), dir, session.snapshots.emptyDir);
+export async function withReadonlyRootfs<T>(snapshots: SnapshotStore, chain: Chain, fn: (root: string) => Promise<T>): Promise<T> {
+  const dir = snapshots.layout.staging('readonlyMount', randomBytes(6).toString('hex'));
+  await mountReadonlyOverlay(lowerDirs(snapshots, chain), dir, snapshots.emptyDir);
   try {
     return await fn(dir);
   } finally {
@@ -111,8 +134,8 @@ export async function removeMountStubs(upper: string, missing: string[][]): Prom
   }
 }
 
-export async function writeTempFile(session: Session, content: string, mode = 0o644): Promise<string> {
-  const dir = path.join(session.tmp, `heredoc-${randomBytes(6).toString('hex')}`);
+export async function writeTempFile(snapshots: SnapshotStore, content: string, mode = 0o644): Promise<string> {
+  const dir = snapshots.layout.staging('heredoc', randomBytes(6).toString('hex'));
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'content');
   await writeFile(file, content, { mode });
