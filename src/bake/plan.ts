@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, SourceError } from '../util/errors.js';
-import type { BuildOptions, ContextSource, OutputSpec, Platform } from '../solver/types.js';
+import type { BuildOptions, ContextSource, OutputSpec } from '../solver/types.js';
+import { parseContextSource, parseOutputFields, parseSourceDateEpoch, type ParsedOutput } from '../solver/request.js';
+import { parsePlatform } from '../util/platform.js';
 import type { BakeDefinition, TargetDef } from './types.js';
 
 export interface PlanContext {
@@ -30,11 +32,7 @@ export function internalTag(name: string, runId: string): string {
   return `localhost/bake/${name.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}:${runId.toLowerCase().replace(/[^a-z0-9_.-]/g, '-')}`;
 }
 
-export function parsePlatform(s: string): Platform {
-  const [os, architecture, variant] = s.split('/');
-  if (!os || !architecture) throw new InputError(`bad platform "${s}" (expected os/arch[/variant])`);
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
+export { parsePlatform };
 
 const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/|github\.com\/)/;
 
@@ -57,7 +55,6 @@ function refuseUnsupported(t: TargetDef, fail: (msg: string) => never): void {
   if ((t.platforms?.length ?? 0) > 1) refuse('platforms', `one platform per build, got ${t.platforms!.join(', ')}`);
 }
 
-const OUTPUT_KEYS: Record<string, string[]> = { image: ['push'], registry: ['push'], docker: [], oci: ['tar'], local: [], cacheonly: [] };
 
 export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext): BuildOptions {
   const t = def.targets[name]!;
@@ -83,11 +80,8 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
     opts.dockerfile = df;
   }
 
-  const epoch = t.args?.SOURCE_DATE_EPOCH ?? ctx.env.SOURCE_DATE_EPOCH;
-  if (epoch !== undefined && epoch !== '') {
-    if (!/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH must be a number of seconds, not "${epoch}"`);
-    opts.sourceDateEpoch = Number(epoch);
-  }
+  const epoch = parseSourceDateEpoch(t.args?.SOURCE_DATE_EPOCH ?? ctx.env.SOURCE_DATE_EPOCH);
+  if (epoch !== undefined) opts.sourceDateEpoch = epoch;
 
   // a target built only as another's context is kept under an internal name, not its tags
   const tags = linked ? [] : [...(t.tags ?? [])];
@@ -96,7 +90,7 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
   if (t.args && Object.keys(t.args).length) opts.buildArgs = { ...t.args };
   if (t.labels && Object.keys(t.labels).length) opts.labels = { ...t.labels };
   if (t.target) opts.target = t.target;
-  if (t.platforms?.length) opts.platform = parsePlatform(t.platforms[0]!);
+  if (t.platforms?.length) opts.platform = parsePlatform(t.platforms[0]!, 'platforms');
   if (t['no-cache'] || ctx.noCache) opts.noCache = true;
   if (t['no-cache-filter']?.length) opts.noCacheFilter = [...t['no-cache-filter']];
 
@@ -107,18 +101,16 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
       const dt = def.targets[dep];
       if (!dt) fail(`context "${k}" refers to unknown target "${dep}"`);
       contexts[k] = { kind: 'docker-image', ref: imageRefFor(dep, dt!, ctx.runId, def.linked.includes(dep)) };
-    } else if (v.startsWith('docker-image://')) contexts[k] = { kind: 'docker-image', ref: v.slice('docker-image://'.length) };
-    else if (v.startsWith('oci-layout://')) {
-      const rest = v.slice('oci-layout://'.length);
-      const m = /^(.*?)(?:([:@])([^/:@]+))?$/.exec(rest)!;
-      const p = local(m[1]!);
-      if (!fs.existsSync(p)) fail(`context "${k}": OCI layout ${m[1]} does not exist`);
-      contexts[k] = m[3] ? { kind: 'oci-layout', path: p, ref: m[3] } : { kind: 'oci-layout', path: p };
     } else if (REMOTE.test(v)) fail(`context "${k}": remote contexts are not supported yet: ${v}`);
     else {
-      const p = local(v);
-      if (!fs.existsSync(p)) fail(`context "${k}": directory ${v} does not exist (${p})`);
-      contexts[k] = { kind: 'local', path: p };
+      // The same reading as --build-context; bake resolves paths against its working directory.
+      const c = parseContextSource(v.startsWith('cwd://') ? v.slice('cwd://'.length) : v, `context "${k}"`);
+      if (c.kind === 'docker-image') contexts[k] = c;
+      else {
+        const p = local(c.path);
+        if (!fs.existsSync(p)) fail(`context "${k}": ${c.kind === 'oci-layout' ? 'OCI layout' : 'directory'} ${c.path} does not exist (${p})`);
+        contexts[k] = { ...c, path: p };
+      }
     }
   }
   if (Object.keys(contexts).length) opts.contexts = contexts;
@@ -127,29 +119,21 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
   // --push pushes what has tags (an untagged intermediate stays local); an output asking to push needs tags
   let push = false;
   for (const o of t.output ?? []) {
-    const type = o.type ?? 'image';
-    const allowed = OUTPUT_KEYS[type];
-    if (!allowed) fail(`output type "${type}" is not supported (image, registry, docker, oci, local, cacheonly)`);
-    for (const k of Object.keys(o)) if (k !== 'type' && k !== 'dest' && !allowed!.includes(k)) fail(`output type=${type}: attribute "${k}" is not supported by the stratum engine`);
-    const dest = o.dest ? local(o.dest) : undefined;
-    switch (type) {
-      case 'image':
-      case 'registry':
-        // the local store always gets the image
-        if (type === 'registry' || o.push === 'true') push = true;
-        break;
-      case 'docker':
-        if (dest) outputs.push({ type: 'docker', dest });
-        break;
-      case 'oci':
-        if (!dest) fail('output type=oci needs dest=');
-        outputs.push({ type: 'oci', dest: dest!, tar: o.tar !== 'false' });
-        break;
-      case 'local':
-        if (!dest) fail('output type=local needs dest=');
-        outputs.push({ type: 'local', dest: dest! });
-        break;
+    // cacheonly: a target built only as another's context; the local store has it, nothing else is written
+    if ((o.type ?? 'image') === 'cacheonly') {
+      for (const k of Object.keys(o)) if (k !== 'type') fail(`output type=cacheonly: attribute "${k}" is not supported by the stratum engine`);
+      continue;
     }
+    let parsed: ParsedOutput;
+    try {
+      parsed = parseOutputFields(o, 'image', `output type=${o.type ?? 'image'}`);
+    } catch (e) {
+      if (e instanceof InputError) fail(e.message);
+      throw e;
+    }
+    if (parsed!.push) push = true;
+    if (parsed!.tags.length) fail(`output type=${o.type ?? 'image'}: "name" is not supported in bake (use tags)`);
+    if (parsed!.output) outputs.push('dest' in parsed!.output ? { ...parsed!.output, dest: local(parsed!.output.dest) } : parsed!.output);
   }
   if (outputs.length) opts.outputs = outputs;
   if (push && !t.tags?.length) fail('an output with push needs at least one tag');

@@ -2,14 +2,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BuildOptions, BuildResult, ProgressEvent } from '../solver/types.js';
+import type { BuildFn } from '../solver/engine.js';
+import type { BuildResult, PostExportStep, ProgressEvent } from '../solver/types.js';
 import { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
 import { planTarget, type PlanContext } from './plan.js';
 import { select } from './definition.js';
 import { targetDeps } from './resolve.js';
 import type { BakeDefinition, SourcePos } from './types.js';
 
-export type BuildFn = (opts: BuildOptions) => Promise<BuildResult>;
+export type { BuildFn };
 
 export type TargetStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 
@@ -67,8 +68,10 @@ export type BakeEvent =
 export interface RunBakeOptions {
   /** Names asked for (targets or groups); default: the "default" group or target. */
   targets?: string[];
-  /** The engine; defaults to the real one from src/solver. */
-  build?: BuildFn;
+  /** The engine that builds each target (solver/engine.ts: the local engine, or another). */
+  build: BuildFn;
+  /** Steps each target's image goes through once stored, before its tags, outputs and push (bake --verify). */
+  afterExport?: PostExportStep[];
   /** Parallel builds (default: number of cores). */
   jobs?: number;
   keepGoing?: boolean;
@@ -95,15 +98,6 @@ export function bakeStateDir(env: Record<string, string | undefined> = process.e
 export function newRunId(now = new Date()): string {
   const ts = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return `${ts}-${Math.random().toString(36).slice(2, 6)}`;
-}
-
-async function defaultBuild(): Promise<BuildFn> {
-  // resolved at run time so the bake part compiles and tests without the engine
-  for (const spec of ['../solver/index.js', '../solver/build.js']) {
-    const mod = (await import(spec).catch(() => undefined)) as { build?: BuildFn } | undefined;
-    if (typeof mod?.build === 'function') return mod.build;
-  }
-  throw new Error('the build engine (src/solver) does not export build()');
 }
 
 const KEEP_RUNS = 20;
@@ -152,7 +146,7 @@ export function loadRun(stateDir = bakeStateDir(), runId?: string): BakeRun {
  * at a time, the longest remaining chain first. A failure skips its dependents; without
  * `keepGoing` nothing new starts after a failure (running builds finish).
  */
-export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): Promise<BakeRun> {
+export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promise<BakeRun> {
   const sel = select(def, opts.targets ?? []);
   const graph: TargetGraph = buildGraph(def, sel.targets);
   const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
@@ -168,7 +162,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): P
   const planCtx: PlanContext = { cwd, runId, runDir, env, push: opts.push, noCache: opts.noCache, needed };
   // plan everything first: a missing context is reported before any build starts
   const plans = new Map(graph.order.map((t) => [t, planTarget(def, t, planCtx)] as const));
-  const build = opts.build ?? (await defaultBuild());
+  const build = opts.build;
 
   const t0 = Date.now();
   const rel = () => Date.now() - t0;
@@ -228,7 +222,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions = {}): P
       emit({ kind: 'progress', time: Date.now(), target: t, event: e });
     };
     try {
-      const result = await build({ ...plans.get(t)!, ...(opts.root ? { root: opts.root } : {}), onProgress, signal: opts.signal });
+      const result = await build({ ...plans.get(t)!, ...(opts.root ? { root: opts.root } : {}), ...(opts.afterExport ? { afterExport: opts.afterExport } : {}), onProgress, signal: opts.signal });
       r.status = 'done';
       r.result = result;
       r.tags = result.tags?.length ? result.tags : r.tags;

@@ -57,22 +57,31 @@ function bool(v: string | undefined, what: string): boolean {
 }
 
 /**
- * `-o DIR`, `-o type=oci,dest=DIR[,tar=true]`, `type=docker,dest=FILE`, `type=local,dest=DIR`, `type=tar,dest=FILE`,
+ * `-o DIR`, `-o type=oci,dest=PATH[,tar=false]`, `type=docker,dest=FILE`, `type=local,dest=DIR`, `type=tar,dest=FILE`,
  * `type=image[,name=N][,push=true]`, `type=registry[,name=N]`. A key the engine would not honour is refused.
  */
 export function parseOutput(spec: string, what = `--output ${spec}`): ParsedOutput {
   if (!spec.includes('=')) return { output: { type: 'local', dest: spec }, tags: [], push: false };
-  const f = csvFields(spec);
-  const type = f.type ?? 'local';
+  return parseOutputFields(csvFields(spec), 'local', what);
+}
+
+/**
+ * An output given as fields (a bake `output` entry, or a parsed `-o`); `type` defaults to `defaultType` (bake's is
+ * image, the CLI's local). An OCI output is a tar unless `tar=false`, as buildx writes it.
+ */
+export function parseOutputFields(f: Record<string, string>, defaultType: string, what: string): ParsedOutput {
+  const type = f.type ?? defaultType;
   const allowed = OUTPUT_KEYS[type];
   if (!allowed) throw new InputError(`${what}: type must be one of ${Object.keys(OUTPUT_KEYS).join(', ')}, not "${type}"`);
   for (const k of Object.keys(f)) if (k !== 'type' && !allowed.includes(k)) throw new InputError(`${what}: "${k}" is not supported for type=${type}`);
   const tags = (f.name ?? '').split(/[,\s]+/).filter(Boolean);
   if (type === 'image' || type === 'registry') return { tags, push: type === 'registry' || bool(f.push, `${what} push`) };
+  // docker without dest loads the image into the daemon: here, the local store has it already.
+  if (type === 'docker' && !f.dest) return { tags, push: false };
   if (!f.dest) throw new InputError(`${what}: dest=... is required for type=${type}`);
   switch (type) {
     case 'oci':
-      return { output: { type: 'oci', dest: f.dest, tar: bool(f.tar, `${what} tar`) }, tags, push: false };
+      return { output: { type: 'oci', dest: f.dest, tar: f.tar === undefined || bool(f.tar, `${what} tar`) }, tags, push: false };
     case 'docker':
       return { output: { type: 'docker', dest: f.dest }, tags, push: false };
     case 'tar':

@@ -17,13 +17,13 @@ interface BakeCliOptions {
   jobs?: string;
   keepGoing?: boolean;
   metadataFile?: string;
+  verify?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-// Handed to bake explicitly: bake's own fallback finds the engine by a relative path at run time, which only
-// resolves among the unbundled sources, not in the bundled CLI.
-const engine: BuildFn = async (o) => (await import('../../solver/build.js')).build(o);
+// The local engine, loaded when the first target builds (--print never needs it).
+const engine: BuildFn = async (o) => (await import('../../solver/engine.js')).localEngine.build(o);
 
 export function register(program: Command): void {
   program
@@ -41,6 +41,7 @@ export function register(program: Command): void {
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
     .option('--keep-going', 'after a failure, still build every target that does not depend on it')
     .option('--metadata-file <file>', 'write build result metadata (JSON, buildx-like) to this file')
+    .option('--verify', 'run `stratum verify` on each target\'s image before it is tagged, written or pushed; a target with findings fails')
     .addHelpText(
       'after',
       `
@@ -71,7 +72,8 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       process.once('SIGTERM', onSig);
       let run;
       try {
-        run = await runBake(def, { root: rootOf(command), build: engine, jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        const afterExport = opts.verify ? [(await import('../../verify/step.js')).verifyStep()] : undefined;
+        run = await runBake(def, { root: rootOf(command), build: engine, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);

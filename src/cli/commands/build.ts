@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--target <stage>', 'build this stage and the stages it needs')
     .option('--build-context <name=source>', 'extra named context: DIR, oci-layout://DIR[:TAG], docker-image://REF (repeatable)', collect)
     .option('--platform <os/arch>', 'target platform (only this machine\'s platform can run RUN steps)')
-    .option('-o, --output <spec>', 'type=oci,dest=DIR | type=docker,dest=FILE.tar | type=local,dest=DIR (repeatable)', collect)
+    .option('-o, --output <spec>', 'type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=local,dest=DIR | type=tar,dest=FILE | type=image|registry[,name=REF][,push=true] | DIR (repeatable)', collect)
     .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for this stage (repeatable)', collect)

@@ -52,7 +52,7 @@ describe('build errors', { timeout: 10 * 60_000 }, () => {
   it('shows the last output and exit code of a failed RUN, and writes no tag or output', async () => {
     const dir = await context('runfail', 'FROM localhost/debian:bookworm\nRUN echo first-line && echo the-last-words >&2 && exit 7\n');
     const out = path.join(tmp, 'runfail-out');
-    const r = await stratum(['build', dir, '-t', 'localhost/runfail:1', '-o', `type=oci,dest=${out}`, '--progress', 'quiet'], { root });
+    const r = await stratum(['build', dir, '-t', 'localhost/runfail:1', '-o', `type=oci,dest=${out},tar=false`, '--progress', 'quiet'], { root });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Dockerfile:2: RUN/);
     assert.match(r.stderr, /exited with code 7/);
@@ -135,7 +135,7 @@ describe('an interrupted build', { timeout: 5 * 60_000 }, () => {
       await writeFile(path.join(dir, 'Dockerfile'), 'FROM localhost/debian:bookworm\nRUN echo sleeping && sleep 60\n');
       const out = path.join(tmp, 'out');
       const { spawn } = await import('node:child_process');
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--root', root, 'build', dir, '-t', 'localhost/int:1', '--progress', 'plain', '-o', `type=oci,dest=${out}`], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--root', root, 'build', dir, '-t', 'localhost/int:1', '--progress', 'plain', '-o', `type=oci,dest=${out},tar=false`], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';

@@ -40,7 +40,7 @@ describe('build outputs', { timeout: 10 * 60_000 }, () => {
     const tarball = path.join(tmp, 'image.tar');
     const local = path.join(tmp, 'rootfs');
     const r = await stratum(
-      ['build', ctx, '-t', 'localhost/out:1', '--progress', 'quiet', '-o', `type=oci,dest=${oci}`, '-o', `type=docker,dest=${tarball}`, '-o', `type=local,dest=${local}`],
+      ['build', ctx, '-t', 'localhost/out:1', '--progress', 'quiet', '-o', `type=oci,dest=${oci},tar=false`, '-o', `type=docker,dest=${tarball}`, '-o', `type=local,dest=${local}`],
       { root },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -74,7 +74,7 @@ describe('build outputs', { timeout: 10 * 60_000 }, () => {
 
   it('takes named contexts: a directory, docker-image:// and oci-layout://', async () => {
     const oci = path.join(tmp, 'ctx-oci');
-    const built = await stratum(['build', ctx, '-t', 'localhost/out:2', '--progress', 'quiet', '-o', `type=oci,dest=${oci}`], { root });
+    const built = await stratum(['build', ctx, '-t', 'localhost/out:2', '--progress', 'quiet', '-o', `type=oci,dest=${oci},tar=false`], { root });
     assert.equal(built.code, 0, built.stderr);
     const extra = path.join(tmp, 'extra');
     await mkdir(extra);
@@ -103,7 +103,7 @@ describe('build outputs', { timeout: 10 * 60_000 }, () => {
 
   it('writes zstd layers on request', async () => {
     const oci = path.join(tmp, 'zstd');
-    const r = await stratum(['build', ctx, '--compression', 'zstd', '--progress', 'quiet', '-o', `type=oci,dest=${oci}`], { root });
+    const r = await stratum(['build', ctx, '--compression', 'zstd', '--progress', 'quiet', '-o', `type=oci,dest=${oci},tar=false`], { root });
     assert.equal(r.code, 0, r.stderr);
     const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci:${oci}`])).stdout) as { layers: { mediaType: string }[] };
     // The base keeps its gzip layer; every layer stratum made is zstd.

@@ -51,7 +51,7 @@ describe('seed-shaped multi-stage build', { timeout: 20 * 60_000 }, () => {
         '--progress',
         'plain',
         '--output',
-        `type=oci,dest=${oci}`,
+        `type=oci,dest=${oci},tar=false`,
       ],
       { root },
     );

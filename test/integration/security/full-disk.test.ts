@@ -104,10 +104,10 @@ describe('a full disk', { timeout: 10 * 60_000 }, () => {
     // Room again: the same build now works, and writing its OCI output to a full disk fails cleanly.
     await fsp.rm(filler);
     const dest = path.join(out.mnt, 'oci');
-    assertNoSpace(await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1', '-o', `type=oci,dest=${dest}`], { root }), 'output');
+    assertNoSpace(await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1', '-o', `type=oci,dest=${dest},tar=false`], { root }), 'output');
     assert.deepEqual(await fsp.readdir(out.mnt).then((n) => n.filter((x) => x !== 'lost+found')), [], 'no half-written output');
     await assertSound('after output');
-    const ok = await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1', '-o', `type=oci,dest=${path.join(tmp, 'oci-ok')}`], { root });
+    const ok = await stratum(['build', ctx, '--progress', 'quiet', '-t', 'localhost/big:1', '-o', `type=oci,dest=${path.join(tmp, 'oci-ok')},tar=false`], { root });
     assert.equal(ok.code, 0, ok.stderr);
     const inspect = await run('skopeo', ['inspect', `oci:${path.join(tmp, 'oci-ok')}`]);
     assert.equal(JSON.parse(inspect.stdout).Layers.length, 1);

@@ -7,7 +7,9 @@ describe('build request parser', () => {
   it('reads every output type, and what an output adds to the request', () => {
     assert.deepEqual(parseOutput('out'), { output: { type: 'local', dest: 'out' }, tags: [], push: false });
     assert.deepEqual(parseOutput('type=oci,dest=o,tar=true').output, { type: 'oci', dest: 'o', tar: true });
-    assert.deepEqual(parseOutput('type=oci,dest=o').output, { type: 'oci', dest: 'o', tar: false });
+    assert.deepEqual(parseOutput('type=oci,dest=o').output, { type: 'oci', dest: 'o', tar: true }, 'a tar unless tar=false, as buildx');
+    assert.deepEqual(parseOutput('type=oci,dest=o,tar=false').output, { type: 'oci', dest: 'o', tar: false });
+    assert.deepEqual(parseOutput('type=docker'), { tags: [], push: false }, 'docker without dest: the local store has it');
     assert.deepEqual(parseOutput('type=docker,dest=x.tar,name=a:1').output, { type: 'docker', dest: 'x.tar' });
     assert.deepEqual(parseOutput('type=tar,dest=r.tar').output, { type: 'tar', dest: 'r.tar' });
     assert.deepEqual(parseOutput('type=registry,name=reg:5000/a:1'), { tags: ['reg:5000/a:1'], push: true });
