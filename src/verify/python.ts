@@ -76,19 +76,42 @@ export const RESULT_MARK = '@@stratum-verify@@';
 
 /**
  * A Python program that imports each module and looks up each function given as JSON in argv[1], and prints the
- * failures (as JSON, after a marker, since a module may print on import).
+ * failures (as JSON, after a marker, since a module may print on import). Each import runs in a forked child, as
+ * each console script runs in a process of its own: one module failing half-way must not leave the next one a
+ * half-initialised package to trip over.
  */
 export const IMPORT_CHECK = `
-import importlib, json, sys
+import importlib, json, os, sys
 bad = []
 for name, module, attr in json.loads(sys.argv[1]):
-    try:
-        obj = importlib.import_module(module)
-        for part in attr.split('.') if attr else []:
-            obj = getattr(obj, part)
-    except BaseException as e:
-        msg = str(e).splitlines()[0] if str(e) else ''
-        bad.append([name, module, attr, type(e).__name__ + (': ' + msg if msg else '')])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        err = ''
+        try:
+            obj = importlib.import_module(module)
+            for part in attr.split('.') if attr else []:
+                obj = getattr(obj, part)
+        except BaseException as e:
+            msg = str(e).splitlines()[0] if str(e) else ''
+            err = type(e).__name__ + (': ' + msg if msg else '')
+        os.write(w, err.encode('utf-8', 'replace'))
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        c = os.read(r, 65536)
+        if not c:
+            break
+        chunks.append(c)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    err = b''.join(chunks).decode('utf-8', 'replace')
+    if not err and status != 0:
+        err = 'the import ended the process (status %d)' % status
+    if err:
+        bad.append([name, module, attr, err])
 sys.stdout.write('\\n${RESULT_MARK}' + json.dumps(bad) + '\\n')
 `;
 

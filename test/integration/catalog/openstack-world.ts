@@ -24,6 +24,12 @@ const RELEASE_DATE = '2025-10-02';
 
 /** What the catalog installs besides the projects (venv builder, keystone's extras), for the resolver. */
 const ALSO_INSTALLED = ['keystone[ldap]==28.0.2', 'keystone-keycloak-backend==0.5.0', 'cryptography', 'pymysql', 'python-binary-memcached', 'python-memcached'];
+/**
+ * Where the resolver needs the requirements team's judgement: pyOpenSSL declares no upper bound on cryptography,
+ * so left alone uv pairs an old pyOpenSSL with a cryptography that dropped what it calls (stratum verify finds
+ * keystone-manage failing to import). The real upper-constraints pairs them; so does this.
+ */
+const STEERING = ['pyopenssl>=24.2'];
 
 export const UV = process.env.STRATUM_UV ?? '/var/tmp/stratum-tools/uv-0.13.9/bin/uv';
 
@@ -54,7 +60,7 @@ async function upperConstraints(): Promise<string> {
   if (existsSync(file)) return fsp.readFile(file, 'utf8');
   const input = path.join(WORLD, 'catalog.in');
   const pins = RELEASES.map((r) => `${r.pypi}==${r.version}`);
-  await fsp.writeFile(input, [...pins, ...ALSO_INSTALLED].join('\n') + '\n');
+  await fsp.writeFile(input, [...pins, ...ALSO_INSTALLED, ...STEERING].join('\n') + '\n');
   const newer = [...RELEASES.map((r) => r.pypi), 'keystone-keycloak-backend'].flatMap((p) => ['--exclude-newer-package', `${p}=2026-12-01`]);
   const out = path.join(WORLD, 'compiled.txt');
   await run(UV, ['pip', 'compile', '--system-certs', '--python-version', '3.11', '--python-platform', 'x86_64-unknown-linux-gnu', '--exclude-newer', RELEASE_DATE, ...newer, '--no-header', '--no-annotate', input, '-o', out], { timeout: 300_000 });
