@@ -68,5 +68,5 @@ export function rfc3339Now(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-export const REBUILD_TIME_RE = /^(#\s*[A-Za-z][A-Za-z0-9]*-Rebuild-Time:\s*)(\S*)\s*$/;
+export { REBUILD_TIME_RE } from '../frontend/rebuild-time.js';
 export const RFC3339_UTC_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

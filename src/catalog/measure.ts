@@ -142,16 +142,7 @@ export async function reportImage(name: string, layout: string, rootfs: string):
   return { name, size: img.size, unpacked: await treeSize(rootfs), layers: img.layers.length, packages, buildTools: packages.filter(isBuildTool) };
 }
 
-export function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+export { humanSize } from '../util/size.js';
 
 /** Renders rows as an aligned text table (first row = header). */
 export function table(rows: string[][]): string {

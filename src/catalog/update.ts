@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { StratumError } from '../util/errors.js';
 import { FULL_SHA_RE, type RefSource } from './annotations.js';
+import { mapLimit } from '../util/concurrency.js';
 import { catalogFiles, isDockerfileName, REBUILD_TIME_RE, rfc3339Now, writeFileAtomic } from './files.js';
 import { scanRefs, type PinnedRef } from './refs.js';
 import { HistoryProbe, resolveRemoteRef } from './remote.js';
@@ -54,13 +55,6 @@ export function needsUpdate(s: RefStatus): boolean {
   return s.state === 'behind' || s.state === 'not-on-branch' || s.state === 'unknown-commit';
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 type Ref = PinnedRef & { source: RefSource };
 

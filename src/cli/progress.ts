@@ -45,13 +45,5 @@ export function progressPrinter(mode: ProgressMode, out: NodeJS.WritableStream =
   };
 }
 
-export function formatSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)}${units[u]}`;
-}
+/** Sizes in the one format every command shows (util/size.ts). */
+export { humanSize as formatSize } from '../util/size.js';

@@ -8,6 +8,7 @@ export { dumpBuildkit, goQuote } from './dump.js';
 export { ShellLex, ShellExpansionError, type ShellLexOptions } from './shell.js';
 export * from './commands.js';
 export { argValue } from './args.js';
+export { REBUILD_TIME_RE, rebuildTimeOf } from './rebuild-time.js';
 export {
   parseMount,
   mountFrom,

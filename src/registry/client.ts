@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { StratumError } from '../util/errors.js';
 import { formatPlatform, platformMatches } from '../util/platform.js';
+import { mapLimit } from '../util/concurrency.js';
 import { checkIndex, checkManifest } from '../store/validate.js';
 import {
   basicHeader,
@@ -158,33 +159,7 @@ function drainOrClose(w: Writable): Promise<void> {
   });
 }
 
-/**
- * Runs `fn` over `items` with at most `limit` running at once. The first failure stops new items from starting,
- * and is thrown once the running ones have ended, so nothing is still writing after the call returns.
- */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>, onFailure?: () => void): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i]!, i);
-      } catch (e) {
-        // The first failure is the cause; the others may be the cancellations it set off.
-        if (!failure) {
-          failure = { error: e };
-          onFailure?.();
-        }
-        return;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw failure.error;
-  return results;
-}
+export { mapLimit };
 
 /** Whether `scope` (type:name:actions) is implied by one of `scopes`. */
 function scopeCovered(scope: string, scopes: readonly string[]): boolean {

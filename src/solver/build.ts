@@ -4,6 +4,7 @@ import {
   parseDockerfile,
   planStages,
   argValue,
+  rebuildTimeOf,
   findStage,
   toCommands,
   ShellExpansionError,
@@ -89,19 +90,7 @@ export async function loadDockerfile(opts: BuildOptions): Promise<Dockerfile> {
   return parseDockerfile(text, path.relative(process.cwd(), file) || file);
 }
 
-const REBUILD_TIME = /^\s*[A-Za-z0-9_.-]+-Rebuild-Time:\s*(\S+)\s*$/;
-
-/** The `# <Anything>-Rebuild-Time: <RFC 3339>` header; BuildKit ignores it, stratum does not. */
-export function rebuildTimeOf(df: Dockerfile): Date | undefined {
-  for (const c of df.comments) {
-    const m = REBUILD_TIME.exec(c.text.replace(/^#/, ''));
-    if (!m) continue;
-    const t = new Date(m[1]!);
-    if (Number.isNaN(t.getTime())) throw new InputError(`${df.file}:${c.line}: Rebuild-Time "${m[1]}" is not an RFC 3339 time`);
-    return t;
-  }
-  return undefined;
-}
+export { rebuildTimeOf };
 
 export async function prepare(session: Session, opts: BuildOptions, signal: AbortSignal): Promise<BuildContext> {
   const contextDir = path.resolve(opts.context);

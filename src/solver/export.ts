@@ -12,24 +12,11 @@ import {
 } from '../exporter/index.js';
 import { atomicWrite, normalizeRef, type Descriptor, type ImageConfig } from '../store/index.js';
 import { cacheKey } from './cache.js';
+import { mapLimit } from '../util/concurrency.js';
 import { InputError, StratumError } from '../util/errors.js';
 import type { BuildContext } from './context.js';
 import type { ChainEntry, StageState } from './state.js';
 import type { BuildResult, LayerSummary } from './types.js';
-
-/** Runs `fn` over `items` with at most `limit` at a time, keeping order in the result. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 const making = new Map<string, Promise<LayerInfo>>();
 
