@@ -1,4 +1,4 @@
-import { InputError } from '../util/errors.js';
+import { parseImageName } from '../store/reference.js';
 
 /** An image reference split for talking to a registry. */
 export interface ImageReference {
@@ -14,57 +14,9 @@ export const DEFAULT_REGISTRY = 'docker.io';
 /** Docker Hub's API lives on a different host than the name users write. */
 const DOCKER_HUB_API = 'registry-1.docker.io';
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$/;
-
-/** True when the first path component names a registry host rather than a namespace (docker's rule). */
-function looksLikeHost(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost';
-}
-
-/**
- * Parses `[host[:port]/]path[:tag][@algo:hex]`. A name without a host goes to docker.io, and a single
- * component there gets the `library/` namespace, as docker does.
- */
+/** Parses a reference for talking to a registry: a name without a host goes to docker.io (store/reference.ts). */
 export function parseReference(input: string): ImageReference {
-  const text = input.trim();
-  if (!text) throw new InputError('empty image reference');
-  let rest = text;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new InputError(`invalid digest in image reference "${input}"`);
-    if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
-      throw new InputError(`invalid sha256 digest in image reference "${input}"`);
-    }
-  }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new InputError(`invalid tag "${tag}" in image reference "${input}"`);
-  }
-  const parts = rest.split('/');
-  let registry = DEFAULT_REGISTRY;
-  if (parts.length > 1 && looksLikeHost(parts[0]!)) {
-    registry = parts.shift()!;
-    if (!HOST.test(registry)) throw new InputError(`invalid registry host "${registry}" in image reference "${input}"`);
-  }
-  if (registry === 'index.docker.io') registry = DEFAULT_REGISTRY;
-  if (registry === DEFAULT_REGISTRY && parts.length === 1) parts.unshift('library');
-  for (const p of parts) {
-    if (!COMPONENT.test(p)) {
-      throw new InputError(`invalid repository name "${parts.join('/')}" in image reference "${input}" (lowercase letters, digits, and . _ - separators)`);
-    }
-  }
-  const repository = parts.join('/');
-  if (repository.length > 255) throw new InputError(`repository name too long in "${input}"`);
-  return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+  return parseImageName(input, { registry: DEFAULT_REGISTRY }) as ImageReference;
 }
 
 /** `registry/repository[:tag][@digest]`, always with the registry spelled out. */

@@ -55,3 +55,23 @@ test('normalizeRef: invalid references throw InputError', () => {
     assert.throws(() => normalizeRef(input), InputError, JSON.stringify(input));
   }
 });
+
+test('one parser, the defaults of each use: the local store and a registry read a name alike', async () => {
+  const { parseReference } = await import('../../../src/registry/reference.js');
+  const { parseImageName } = await import('../../../src/store/reference.js');
+  for (const name of ['127.0.0.1:5000/a/b:1', `r.io/x@${D}`, 'Registry/foo', 'localhost/app:v']) {
+    const local = normalizeRef(name);
+    const remote = parseReference(name);
+    assert.equal(remote.registry, local.registry, name);
+    assert.equal(remote.repository, local.repository, name);
+    assert.equal(remote.digest, local.digest, name);
+  }
+  // What differs is only the defaults: no host is the local store's own name, or docker.io with library/.
+  assert.deepEqual(parseImageName('debian:12'), { repository: 'debian', tag: '12' });
+  assert.deepEqual(parseReference('debian:12'), { registry: 'docker.io', repository: 'library/debian', tag: '12' });
+  assert.equal(normalizeRef('debian').full, 'localhost/debian:latest');
+  for (const bad of ['foo@md5:' + 'a'.repeat(32), 'x/y:bad tag', 'Foo']) {
+    assert.throws(() => normalizeRef(bad), InputError);
+    assert.throws(() => parseReference(bad), InputError);
+  }
+});
