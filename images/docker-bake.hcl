@@ -100,6 +100,7 @@ target "_common" {
     # Package names that differ between the distributions; everything else is spelled alike.
     LIBPYTHON_PACKAGE = lookup({ ubuntu = "libpython3.12t64", debian = "libpython3.11" }, DISTRO)
     LIBLDAP_PACKAGE   = lookup({ ubuntu = "libldap2", debian = "libldap-2.5-0" }, DISTRO)
+    LIBATM_PACKAGE    = lookup({ ubuntu = "libatm1t64", debian = "libatm1" }, DISTRO)
   }
   labels = {
     "org.opencontainers.image.version" = RELEASE

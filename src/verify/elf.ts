@@ -154,9 +154,10 @@ export async function missingLibraries(rootfs: string, elfFiles: string[], env: 
     const expand = (d: string) => d.replace(/\$(\{ORIGIN\}|ORIGIN)/g, origin).replace(/\$(\{LIB\}|LIB)/g, lib);
     const defaults = [...(triplet ? [`/lib/${triplet}`, `/usr/lib/${triplet}`] : []), `/${lib}`, `/usr/${lib}`, '/lib', '/usr/lib'];
     const search = [...(info.runpath.length ? [] : info.rpath), ...envDirs, ...info.runpath, ...confDirs, ...defaults].map(expand);
-    // A library that a wheel bundles (auditwheel's `<pkg>.libs/`) is loaded after its siblings, through the
-    // RUNPATH of the extension that needs them; the loader then finds a sibling by its soname, already loaded.
-    const siblings = /\.libs$/.test(origin) ? [origin] : [];
+    // A library kept beside the one that needs it (a wheel's `<pkg>.libs/`, systemd's private dir) is loaded
+    // through the search path of the program that loads them both; the loader then finds it by its soname,
+    // already loaded. Looking there too keeps such private directories from being reported.
+    const siblings = [origin];
     for (const name of info.needed) {
       const candidates = name.includes('/') ? [expand(name)] : [...search, ...siblings].map((d) => path.posix.join(d, name));
       let ok = false;

@@ -130,8 +130,9 @@ describe('the real catalog, built from its Dockerfiles and run', { timeout: 80 *
     assert.match(JSON.stringify(await root.json()), /"versions"/);
     const fresh = JSON.parse(await openstack('token', 'issue', '-f', 'json')) as { id: string };
     const providers = await fetch(`http://127.0.0.1:${pport}/resource_providers`, { headers: { 'X-Auth-Token': fresh.id, 'OpenStack-API-Version': 'placement 1.0' } });
-    assert.equal(providers.status, 200, await providers.text());
-    assert.deepEqual(await providers.json(), { resource_providers: [] });
+    const body = await providers.text();
+    assert.equal(providers.status, 200, body);
+    assert.deepEqual(JSON.parse(body), { resource_providers: [] });
     const denied = await fetch(`http://127.0.0.1:${pport}/resource_providers`);
     assert.equal(denied.status, 401, 'placement checks tokens with keystone');
   });
@@ -151,7 +152,7 @@ describe('the real catalog, built from its Dockerfiles and run', { timeout: 80 *
     const show = await runIn('openvswitch', [
       'sh',
       '-ec',
-      'ovsdb-tool create /tmp/conf.db /usr/share/openvswitch/vswitch.ovsschema; ovsdb-server --remote=punix:/tmp/db.sock --pidfile=/tmp/db.pid --detach /tmp/conf.db; ovs-vsctl --db=unix:/tmp/db.sock --no-wait init; ovs-vsctl --db=unix:/tmp/db.sock --no-wait add-br br-test; ovs-vsctl --db=unix:/tmp/db.sock show',
+      'mkdir -p /run/openvswitch; ovsdb-tool create /tmp/conf.db /usr/share/openvswitch/vswitch.ovsschema; ovsdb-server --remote=punix:/tmp/db.sock --pidfile=/tmp/db.pid --detach /tmp/conf.db; ovs-vsctl --db=unix:/tmp/db.sock --no-wait init; ovs-vsctl --db=unix:/tmp/db.sock --no-wait add-br br-test; ovs-vsctl --db=unix:/tmp/db.sock show',
     ]);
     assert.equal(show.code, 0, show.stdout + show.stderr);
     assert.match(show.stdout, /Bridge br-test/);
