@@ -172,14 +172,7 @@ class Parser {
           continue;
         }
         if (kw === 'for') {
-          let k: string | undefined;
-          let v = this.ident() ?? this.fail('expected a name after for');
-          if (this.eat(',')) {
-            k = v;
-            v = this.ident() ?? this.fail('expected a name');
-          }
-          if (this.ident() !== 'in') this.fail("expected 'in'");
-          const coll = this.expr();
+          const { k, v, coll } = this.forHead();
           this.closeDirective();
           const body = this.templateParts(quoted, ['endfor']);
           if (body.ended !== 'endfor') this.fail('expected %{endfor}');
@@ -407,8 +400,8 @@ class Parser {
     return { t: 'var', name: id };
   }
 
-  private forExpr(obj: boolean): Node {
-    this.ident(); // for
+  /** `k, v in coll` (or `v in coll`) after a `for`, in expressions and template directives alike. */
+  private forHead(): { k: string | undefined; v: string; coll: Node } {
     let k: string | undefined;
     let v = this.ident() ?? this.fail('expected a name after for');
     if (this.eat(',')) {
@@ -416,7 +409,12 @@ class Parser {
       v = this.ident() ?? this.fail('expected a name');
     }
     if (this.ident() !== 'in') this.fail("expected 'in'");
-    const coll = this.expr();
+    return { k, v, coll: this.expr() };
+  }
+
+  private forExpr(obj: boolean): Node {
+    this.ident(); // for
+    const { k, v, coll } = this.forHead();
     this.expect(':');
     let key: Node | undefined;
     let val: Node;

@@ -4,7 +4,7 @@ import type { ContentStore } from '../store/content.js';
 import { normalizeRef } from '../store/reference.js';
 import type { Descriptor } from '../store/types.js';
 import { StratumError } from '../util/errors.js';
-import { openLayerStream } from './apply.js';
+import { openLayerStream } from './layer-stream.js';
 import { writeOutput } from './atomic.js';
 import { readManifest } from './image.js';
 import { TarFileWriter } from './tarfile.js';

@@ -1,5 +1,6 @@
 export { writeLayer, layerMediaType, layerMemoKey, parseLayerMemoKey, treeDiffID, LAYER_FORMAT, OPAQUE_MARKER, WHITEOUT_PREFIX, type Compression, type LayerInfo, type WriteLayerOptions } from './layer.js';
-export { applyLayer, openLayerStream, verifyLayerBlob, type ApplyOptions, type LayerBlob } from './apply.js';
+export { applyLayer, type ApplyOptions, type LayerBlob } from './apply.js';
+export { openLayerStream, verifyLayerBlob } from './layer-stream.js';
 export { writeImage, collectBlobs, readManifest, pickPlatform, createdTime } from './image.js';
 export { exportOciLayout, importOciLayout } from './oci.js';
 export { exportDockerArchive } from './docker.js';
