@@ -98,9 +98,9 @@ target "_common" {
     RELEASE  = RELEASE
     DISTRO   = DISTRO
     # Package names that differ between the distributions; everything else is spelled alike.
-    LIBPYTHON_PACKAGE = lookup({ ubuntu = "libpython3.12t64", debian = "libpython3.11" }, DISTRO)
-    LIBLDAP_PACKAGE   = lookup({ ubuntu = "libldap2", debian = "libldap-2.5-0" }, DISTRO)
-    LIBATM_PACKAGE    = lookup({ ubuntu = "libatm1t64", debian = "libatm1" }, DISTRO)
+    LIBPYTHON_PACKAGE = { ubuntu = "libpython3.12t64", debian = "libpython3.11" }[DISTRO]
+    LIBLDAP_PACKAGE   = { ubuntu = "libldap2", debian = "libldap-2.5-0" }[DISTRO]
+    LIBATM_PACKAGE    = { ubuntu = "libatm1t64", debian = "libatm1" }[DISTRO]
   }
   labels = {
     "org.opencontainers.image.version" = RELEASE
@@ -111,7 +111,7 @@ target "openstack-base" {
   inherits = ["_common"]
   context  = "${CATALOG}/openstack-base"
   args = {
-    BASE_IMAGE = BASE_IMAGE != "" ? BASE_IMAGE : lookup({ ubuntu = UBUNTU_IMAGE, debian = DEBIAN_IMAGE }, DISTRO)
+    BASE_IMAGE = BASE_IMAGE != "" ? BASE_IMAGE : { ubuntu = UBUNTU_IMAGE, debian = DEBIAN_IMAGE }[DISTRO]
   }
   tags = ["${REGISTRY}/openstack-base:${RELEASE}-${DISTRO}"]
 }

@@ -221,12 +221,11 @@ const F: Record<string, HclFunction> = {
       .map((k) => o[k]!);
   },
   lookup: (a) => {
-    arity('lookup', a, 2, 3);
+    // buildx's lookup takes its default as a required third argument.
+    arity('lookup', a, 3);
     const o = obj(a[0]!, 'lookup()');
     const k = toStr(a[1]!);
-    if (Object.prototype.hasOwnProperty.call(o, k)) return o[k]!;
-    if (a.length === 3) return a[2]!;
-    throw new ExprError(`lookup(): lookup failed to find key ${JSON.stringify(k)}`);
+    return Object.prototype.hasOwnProperty.call(o, k) ? o[k]! : a[2]!;
   },
   merge: (a) => Object.assign({}, ...a.filter((x) => x !== null).map((x) => obj(x, 'merge()'))) as Obj,
   range: (a) => {
