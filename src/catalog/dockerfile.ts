@@ -1,12 +1,8 @@
 /**
- * A line-faithful reader of Dockerfiles for the catalog tools.
- *
- * The catalog tools need exact source lines (to report `file:line` and to rewrite a single
- * `ARG` in place) and the raw text of comments, which the build frontend does not need to keep.
- * So this reader stays deliberately small: it joins continuation lines, splits leading
- * `--flags`, collects heredoc bodies, and remembers every comment with its line number.
- * It does not expand variables or validate instructions; the build frontend does that.
+ * Dockerfiles as the catalog tools see them: instructions with their source lines (to report `file:line` and to
+ * rewrite a single `ARG` in place), comments with theirs, and the lines as written.
  */
+import { parseDockerfile } from '../frontend/index.js';
 
 export interface DockerfileFlag {
   name: string;
@@ -50,89 +46,31 @@ export interface DockerfileDoc {
   lines: string[];
 }
 
-const HEREDOC_KEYWORDS = new Set(['RUN', 'COPY', 'ADD']);
-const HEREDOC_RE = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
-
-export function readDockerfile(text: string): DockerfileDoc {
+/**
+ * Reads a Dockerfile through the build frontend's parser (one reader of Dockerfiles in stratum), keeping what the
+ * catalog tools need besides: every line as written, and where each heredoc body starts. A file the frontend
+ * refuses is refused here too, with its file:line.
+ */
+export function readDockerfile(text: string, file = 'Dockerfile'): DockerfileDoc {
   const lines = text.split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  let escape = '\\';
-  const instructions: DockerfileInstruction[] = [];
-  const comments: DockerfileComment[] = [];
-  let directivesOpen = true;
-  let i = 0;
-  while (i < lines.length) {
-    const raw = lines[i]!;
-    const trimmed = raw.trim();
-    if (trimmed === '') {
-      directivesOpen = false;
-      i++;
-      continue;
-    }
-    if (trimmed.startsWith('#')) {
-      const text = trimmed.slice(1).trim();
-      if (directivesOpen) {
-        const m = /^escape\s*=\s*([\\`])\s*$/i.exec(text);
-        if (m) escape = m[1]!;
-        else if (!/^[a-z]+\s*=/i.test(text)) directivesOpen = false;
-      }
-      comments.push({ line: i + 1, text });
-      i++;
-      continue;
-    }
-    directivesOpen = false;
-    const start = i;
-    // Join continuation lines; comment and blank lines inside a continuation are dropped.
-    let joined = '';
-    let cur = raw;
-    while (true) {
-      const t = cur.replace(/\s+$/, '');
-      if (t.endsWith(escape) && i + 1 < lines.length) {
-        joined += t.slice(0, -1) + ' ';
-        i++;
-        while (i < lines.length && (lines[i]!.trim() === '' || lines[i]!.trim().startsWith('#'))) {
-          if (lines[i]!.trim().startsWith('#')) comments.push({ line: i + 1, text: lines[i]!.trim().slice(1).trim() });
-          i++;
-        }
-        if (i >= lines.length) break;
-        cur = lines[i]!;
-      } else {
-        joined += t;
-        break;
-      }
-    }
-    i++;
-    const m = /^\s*(\S+)\s*(.*)$/s.exec(joined)!;
-    const keyword = m[1]!.toUpperCase();
-    let rest = m[2]!;
-    const flags: DockerfileFlag[] = [];
-    while (true) {
-      const f = /^--([A-Za-z0-9-]+)(?:=("(?:[^"\\]|\\.)*"|\S*))?\s*/.exec(rest);
-      if (!f) break;
-      let value: string | null = f[2] ?? null;
-      if (value && value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-      flags.push({ name: f[1]!, value });
-      rest = rest.slice(f[0].length);
-    }
-    const heredocs: DockerfileHeredoc[] = [];
-    if (HEREDOC_KEYWORDS.has(keyword)) {
-      for (const h of rest.matchAll(HEREDOC_RE)) {
-        const strip = h[1] === '-';
-        const name = h[3]!;
-        const body: string[] = [];
-        const firstLine = i + 1;
-        while (i < lines.length) {
-          const l = strip ? lines[i]!.replace(/^\t+/, '') : lines[i]!;
-          i++;
-          if (l === name) break;
-          body.push(l);
-        }
-        heredocs.push({ name, quoted: h[2] !== '', content: body.length ? body.join('\n') + '\n' : '', firstLine });
-      }
-    }
-    instructions.push({ keyword, flags, args: rest.trim(), heredocs, line: start + 1, endLine: i });
-  }
-  return { instructions, comments, lines };
+  const df = parseDockerfile(text, file);
+  const instructions = df.instructions.map((ins): DockerfileInstruction => {
+    // Heredoc bodies (each with its terminator line) are the last lines the instruction consumed.
+    let next = ins.endLine - ins.heredocs.reduce((n, h) => n + bodyLines(h.content) + 1, 0) + 1;
+    const heredocs = ins.heredocs.map((h) => {
+      const firstLine = next;
+      next += bodyLines(h.content) + 1;
+      return { name: h.name, quoted: !h.expand, content: h.content, firstLine };
+    });
+    const flags = ins.flags.map((f) => ({ name: f.name, value: f.value !== null && /^"(.*)"$/s.test(f.value) ? f.value.slice(1, -1) : f.value }));
+    return { keyword: ins.keyword, flags, args: ins.args.trim(), heredocs, line: ins.line, endLine: ins.endLine };
+  });
+  return { instructions, comments: df.comments.map((c) => ({ line: c.line, text: c.text.trim() })), lines };
+}
+
+function bodyLines(content: string): number {
+  return content === '' ? 0 : content.split('\n').length - (content.endsWith('\n') ? 1 : 0);
 }
 
 export function flagValue(ins: DockerfileInstruction, name: string): string | null | undefined {

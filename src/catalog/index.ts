@@ -20,4 +20,3 @@ export { editsFromDockerfile } from './constraints-dockerfile.js';
 export { parseSedScript, runSed, posixToJs, type SedCommand } from './sed.js';
 export { compareVersions } from './version.js';
 export { lintDockerfile, lintBakeFile, lintPath, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
-export { readBakeInfo, type BakeInfo, type BakeTargetInfo } from './bakeinfo.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { annotationAbove, FULL_SHA_RE, parseAnnotation } from './annotations.js';
-import { readBakeInfo } from './bakeinfo.js';
+import { loadBake, printView, readBakeFiles } from '../bake/index.js';
 import { argPairs, expandVars, readDockerfile, stagesOf, type DockerfileDoc, type DockerfileInstruction } from './dockerfile.js';
 import { catalogFiles, isBakeFileName, isDockerfileName, REBUILD_TIME_RE, RFC3339_UTC_RE } from './files.js';
 import { scanRefs, GIT_REF_NAME_RE } from './refs.js';
@@ -362,19 +362,34 @@ async function bakeFilesFor(root: string, files: string[]): Promise<string[]> {
   return [...out];
 }
 
+const bakeTargets = new Map<string, Promise<{ context?: string; dockerfile?: string; contexts: string[] }[]>>();
+
+/** Every target of a bake file as bake itself resolves it (inheritance, variables, matrices), read once per run. */
+function targetsOf(bakeFile: string): Promise<{ context?: string; dockerfile?: string; contexts: string[] }[]> {
+  let p = bakeTargets.get(bakeFile);
+  if (!p) {
+    p = (async () => {
+      const def = await loadBake(await readBakeFiles([bakeFile]), { env: process.env, targets: ['*'] });
+      const view = printView(def).target as Record<string, { context?: string; dockerfile?: string; contexts?: Record<string, string> }>;
+      return Object.values(view).map((t) => ({ context: t.context, dockerfile: t.dockerfile, contexts: Object.keys(t.contexts ?? {}) }));
+    })();
+    bakeTargets.set(bakeFile, p);
+  }
+  return p;
+}
+
 /** Named contexts that any bake target building `dockerfile` provides. */
 async function contextsFor(dockerfile: string, bakeFiles: string[]): Promise<string[]> {
   const target = resolve(dockerfile);
   const names: string[] = [];
   for (const bf of bakeFiles) {
-    const info = readBakeInfo(await readFile(bf, 'utf8'));
-    for (const t of info.targets) {
+    for (const t of await targetsOf(bf)) {
       const ctx = t.context ?? '.';
       // Bake resolves paths against the working directory by default, or against the bake file's
       // directory when asked to; accept either so lint agrees with both ways of running it.
       for (const base of [process.cwd(), dirname(bf)]) {
         const c = resolve(base, ctx);
-        if (resolve(c, t.dockerfile ?? 'Dockerfile') === target) names.push(...t.contextNames);
+        if (resolve(c, t.dockerfile ?? 'Dockerfile') === target) names.push(...t.contexts);
       }
     }
   }
