@@ -19,4 +19,5 @@ export {
 export { editsFromDockerfile } from './constraints-dockerfile.js';
 export { parseSedScript, runSed, posixToJs, type SedCommand } from './sed.js';
 export { compareVersions } from './version.js';
-export { lintDockerfile, lintBakeFile, lintPath, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
+export { lintPath } from './lint-tree.js';
+export { lintDockerfile, lintBakeFile, formatFinding, isBuildTool, LINT_RULES, type Finding, type LintRule, type LintOptions } from './lint.js';
