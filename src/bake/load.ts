@@ -14,20 +14,8 @@ import { stdlib } from './functions.js';
 import type { RawAttr, RawBlock, RawBody } from './syntax.js';
 import { attrLine } from './syntax.js';
 import { attrValue, decodeAttr, mergeTarget, newTarget, TARGET_ATTRS, type Target } from './target.js';
+import type { Config, Group } from './config.js';
 import { convert, fromEnv, typeFromNode, type VarType } from './vartype.js';
-
-export interface Group {
-  name: string;
-  description: string;
-  targets: string[];
-}
-
-export interface Config {
-  groups: Group[];
-  targets: Target[];
-  /** Where each target and group was first defined. */
-  sources: Record<string, { file: string; line: number }>;
-}
 
 export interface EvalOptions {
   /** --var values, then the environment (unless BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP). */

@@ -1,7 +1,7 @@
 /** Path handling that must match Go's (buildx cleans paths with path.Clean), and where relative paths are based. */
 import path from 'node:path';
 import type { RawBlock } from './syntax.js';
-import type { Config } from './load.js';
+import type { Config } from './config.js';
 import type { Target } from './target.js';
 
 /** Go's path.Clean. */

@@ -6,7 +6,7 @@
  */
 import { InputError, SourceError } from '../util/errors.js';
 import { globMatch, isGlob } from './glob.js';
-import type { Config, Group } from './load.js';
+import type { Config, Group } from './config.js';
 import { applyOverrides, type Overrides } from './overrides.js';
 import { mergeTarget, newTarget, normalizeTarget, uniqueStrings, type Target } from './target.js';
 import { rebasePath } from './paths.js';

@@ -9,9 +9,10 @@ import { RegistryError } from './errors.js';
 import { drain, header } from './http.js';
 import { BlobOrigins } from './origins.js';
 import { RegistryConnection } from './connection.js';
+import type { PushResult, RegistryClientOptions } from './options.js';
 import { Uploader } from './push.js';
 import { formatReference, manifestReference, normalizeRegistryHost, parseReference, type ImageReference } from './reference.js';
-import { isRetryableError, RetryBudget, sleep, type RetryPolicy } from './retry.js';
+import { isRetryableError, RetryBudget, sleep } from './retry.js';
 import {
   isIndexMediaType,
   isManifestMediaType,
@@ -22,53 +23,9 @@ import {
   type ImageIndex,
   type ImageManifest,
   type Platform,
-  type RegistryEvent,
 } from './types.js';
 
-export interface RegistryClientOptions {
-  /** docker config.json to read credentials from (default `$DOCKER_CONFIG/config.json` or ~/.docker/config.json). */
-  dockerConfigFile?: string;
-  /** Credentials by registry host; win over the docker config. */
-  credentials?: Record<string, Credentials>;
-  /** Registries reachable over plain HTTP or with unverified TLS. `STRATUM_INSECURE_REGISTRIES` (comma-separated) adds to it. */
-  insecureRegistries?: string[];
-  /** Extra CA certificate files (PEM) trusted for every registry (`--ca-cert`). */
-  caCertFiles?: string[];
-  /**
-   * Directories holding `<host[:port]>/*.crt` CA files per registry, as docker's certs.d. Default:
-   * `$STRATUM_CERTS_DIR`, /etc/stratum/certs.d, /etc/docker/certs.d.
-   */
-  certsDirs?: string[];
-  /** Upload chunk size in bytes (default 8 MiB). */
-  chunkSize?: number;
-  /** Blobs transferred at once (default 4). */
-  concurrency?: number;
-  retry?: Partial<RetryPolicy>;
-  /** A connection silent this long is dropped and retried (default 30 s). */
-  idleTimeoutMs?: number;
-  /** Where blobs were seen, for cross-repository mounts (default: in memory only). */
-  origins?: BlobOrigins;
-  /** Platform picked from an index when pulling (default linux/amd64). */
-  platform?: Platform;
-  onEvent?: (e: RegistryEvent) => void;
-  env?: NodeJS.ProcessEnv;
-}
 
-export interface PushResult {
-  /** Digest of the manifest (or index) the tag now points at. */
-  digest: string;
-  mediaType: string;
-  size: number;
-  /** Blobs sent in full. */
-  uploaded: number;
-  /** Blobs mounted from another repository. */
-  mounted: number;
-  /** Blobs the registry already had. */
-  skipped: number;
-  /** Manifests (and indexes) written. */
-  manifests: number;
-  bytesUploaded: number;
-}
 
 export interface PulledImage {
   reference: ImageReference;
@@ -355,3 +312,5 @@ export class RegistryClient {
 }
 
 export { formatReference, parseReference };
+
+export type { PushResult, RegistryClientOptions } from './options.js';

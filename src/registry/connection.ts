@@ -12,7 +12,7 @@ import { drain, header, readBody, Transport, type HttpRequest, type HttpResponse
 import { isLoopbackHost, normalizeRegistryHost, registryEndpoint } from './reference.js';
 import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, RetryBudget, sleep, type RetryPolicy } from './retry.js';
 import type { RegistryEvent } from './types.js';
-import type { RegistryClientOptions } from './client.js';
+import type { RegistryClientOptions } from './options.js';
 
 interface AuthState {
   creds?: Promise<Credentials | undefined>;

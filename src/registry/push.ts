@@ -13,7 +13,7 @@ import type { BlobOrigins } from './origins.js';
 import type { Endpoint, RegistryConnection } from './connection.js';
 import { isRetryableError, isRetryableStatus, RetryBudget, sleep } from './retry.js';
 import { isIndexMediaType, type BlobSource, type Descriptor, type ImageIndex, type ImageManifest } from './types.js';
-import type { PushResult } from './client.js';
+import type { PushResult } from './options.js';
 
 export class Uploader {
   constructor(
