@@ -63,7 +63,7 @@ test('the offline catalog builds end to end and proves the seed claims', { skip,
 
     // stratum verify passes the services and catches the twin whose runtime lacks the extension's library:
     // by the missing library, and by the console script that cannot import.
-    assert.match(r.stdout, /localhost\/offline\/fastsum:bookworm \(\w+\): ok — \d+ ELF files, 1 console scripts/);
+    assert.match(r.stdout, /localhost\/offline\/fastsum:bookworm \(\w+\): ok — \d+ ELF files, 4 console scripts/); // fastsum, and pip, pip3, pip3.11 of the venv
     assert.match(r.stdout, /localhost\/offline\/hello-svc:bookworm \(\w+\): ok/);
     assert.match(r.stdout, /shared-libraries: \/var\/lib\/openstack\/lib\/python3\.\d+\/site-packages\/fastsum\/_fastsum\.[\w.-]+\.so: needs libyaml-0\.so\.2, which the image does not have/);
     assert.match(r.stdout, /python-imports: \/var\/lib\/openstack\/bin\/fastsum: fastsum\.cli:main does not import: ImportError: libyaml-0\.so\.2/);
