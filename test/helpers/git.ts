@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort, portFree, waitForPort } from './net.js';
 import { run } from '../../src/util/exec.js';
 
 const FIXED = {
@@ -31,24 +31,7 @@ export async function makeRepo(src: string, dir: string, tag?: string): Promise<
   return (await git(['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
 
 /**
  * Serves every repository under `base` over git:// on 127.0.0.1, on `preferredPort` when it is free (the URL is
@@ -59,17 +42,6 @@ export async function gitDaemon(base: string, preferredPort?: number): Promise<{
   const proc = spawn('git', ['daemon', '--export-all', '--reuseaddr', `--base-path=${path.resolve(base)}`, '--listen=127.0.0.1', `--port=${port}`, path.resolve(base)], {
     stdio: 'ignore',
   });
-  // Wait until it accepts connections.
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.end();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForPort(port, { what: 'git daemon', child: proc, timeoutMs: 5_000, intervalMs: 50 });
   return { url: `git://127.0.0.1:${port}`, stop: () => proc.kill(), proc };
 }

@@ -1,26 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, which } from '../../../src/util/exec.js';
 import { OFFLINE_IMAGES, type OfflineReport } from '../../../src/catalog/offline-demo.js';
 
+import { freePort } from '../../helpers/net.js';
+
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const cacheDir = process.env.STRATUM_TEST_CACHE ?? '/var/tmp/stratum-test-cache';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const skip = process.getuid?.() !== 0 ? 'needs root' : process.env.STRATUM_SKIP_OFFLINE_DEMO ? 'STRATUM_SKIP_OFFLINE_DEMO is set' : false;
 

@@ -1,26 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../../src/util/exec.js';
 import { lintPath, scanRefs, updateRefs, formatFinding } from '../../../src/catalog/index.js';
 
+import { freePort } from '../../helpers/net.js';
+
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const offline = join(root, 'examples/offline');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function prepared(): Promise<{ work: string; port: number; refs: Record<string, string>; stop: () => Promise<void> }> {
   const work = await mkdtemp(join(tmpdir(), 'stratum-offline-'));

@@ -3,14 +3,14 @@
  * each project made from its released sdist (PyPI), a requirements mirror whose upper-constraints pins what PyPI
  * offered when the release came out (resolved by uv, `--exclude-newer`), and a MariaDB from Debian on loopback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import net from 'node:net';
 import { run } from '../../../src/util/exec.js';
 import { TEST_CACHE } from '../../helpers/base.js';
-import { freePort, makeRepo } from '../../helpers/git.js';
+import { makeRepo } from '../../helpers/git.js';
+import { freePort, waitForPort } from '../../helpers/net.js';
 
 /** The 2025.2 releases the catalog's refs point into (openstack/releases), as sdists on PyPI. */
 export const RELEASES = [
@@ -104,22 +104,6 @@ export async function makeMirror(dir: string): Promise<Mirror> {
   return { base: dir, sets };
 }
 
-async function waitForPort(port: number, what: string, child: ChildProcess, log: () => string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}) before it listened on ${port}:\n${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} did not listen on ${port} within ${timeoutMs / 1000} s:\n${log()}`);
-}
 
 export interface Daemon {
   port: number;
@@ -142,7 +126,7 @@ export async function startDaemon(what: string, cmd: string, args: string[], por
     clearTimeout(t);
   };
   try {
-    await waitForPort(port, what, child, () => out);
+    await waitForPort(port, { what, child, log: () => out, timeoutMs: 90_000, intervalMs: 250 });
   } catch (e) {
     await stop();
     throw e;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureDebianBase, TEST_CACHE } from '../../helpers/base.js';
 import { REPO_ROOT, stratum } from '../../helpers/cli.js';
-import { freePort, gitDaemon } from '../../helpers/git.js';
+import { gitDaemon } from '../../helpers/git.js';
+import { freePort } from '../../helpers/net.js';
 import { makeMirror, startDaemon, startMariaDB, UV, type Daemon } from './openstack-world.js';
 
 /**

@@ -8,17 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { run } from '../../../src/util/exec.js';
+import { rng } from '../../helpers/fuzz.js';
+import { freePort, waitForPort } from '../../helpers/net.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { freePort };
+
 
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -108,7 +102,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     await fs.rm(dir, { recursive: true, force: true });
   };
   try {
-    await waitForPort(port, child, () => stderr);
+    await waitForPort(port, { what: 'docker-registry', child, log: () => stderr, timeoutMs: 15_000 });
   } catch (e) {
     await stop();
     throw e;
@@ -125,22 +119,6 @@ async function killChild(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`docker-registry did not listen on ${port}: ${log()}`);
-}
 
 /** A minimal blob store over a directory, used where the test needs a second, independent store. */
 export interface TestImage {
@@ -231,17 +209,6 @@ export interface ProxyStats {
   drops: number;
 }
 
-/** Small deterministic PRNG (mulberry32) so a flaky-network test replays the same way. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A loopback TCP proxy in front of `target`. It logs the request lines (method + path) it sees and,
@@ -256,7 +223,7 @@ export async function startProxy(
   opts: { every?: boolean } = {},
 ): Promise<{ port: number; stats: ProxyStats; stop(): Promise<void> }> {
   const stats: ProxyStats = { requests: [], connections: 0, drops: 0 };
-  const random = prng(seed);
+  const random = rng(seed);
   // `every`: drop exactly every Nth request instead of one in N at random.
   const shouldDrop = () => (opts.every ? stats.requests.length % dropOneIn === 0 : random() < 1 / dropOneIn);
   const sockets = new Set<net.Socket>();
