@@ -3,6 +3,7 @@
  * the step, with the stage's ENV and ARG values at that point.
  */
 import { SourceError } from '../util/errors.js';
+import { closest, didYouMean } from '../util/suggest.js';
 import { nameValuePairs, parseDockerfile, parseHeredocWord, parseJsonArgs, splitWhitespace, splitWordsKeepQuotes } from './parser.js';
 import type { Dockerfile, Heredoc, Instruction } from './types.js';
 
@@ -194,7 +195,8 @@ function parseFlags(ins: Instruction, fail: (m: string) => never): ParsedFlags {
     const kind = allowed[f.name];
     if (!kind) {
       const names = Object.keys(allowed);
-      fail(`unknown flag --${f.name} for ${ins.keyword}` + (names.length ? `; expected one of ${names.map((n) => '--' + n).join(', ')}` : '; it takes no flags'));
+      const near = closest(f.name, names);
+      fail(`unknown flag --${f.name} for ${ins.keyword}${near ? ` (did you mean --${near}?)` : ''}` + (names.length ? `; expected one of ${names.map((n) => '--' + n).join(', ')}` : '; it takes no flags'));
     }
     if (kind !== 'array' && seen.has(f.name)) fail(`duplicate flag specified: --${f.name}`);
     seen.add(f.name);
@@ -238,7 +240,7 @@ function requireArgs(ins: Instruction, fail: (m: string) => never, what = 'at le
 function toCommand(ins: Instruction, file: string, escape: '\\' | '`'): Command {
   const fail = failer(file, ins);
   if (!KNOWN.has(ins.keyword)) {
-    fail(`unknown instruction: ${ins.keyword}; expected one of ${[...KNOWN].join(', ')}`);
+    fail(`unknown instruction ${JSON.stringify(ins.keyword)}${didYouMean(ins.keyword, KNOWN) || `; expected one of ${[...KNOWN].join(', ')}`}`);
   }
   const flags = parseFlags(ins, fail);
   switch (ins.keyword) {

@@ -1,5 +1,6 @@
 /** Stages of a Dockerfile, global ARGs, target selection and the order the target's stages build in. */
 import { InputError, SourceError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
 import { formatPlatform, hostPlatform, parsePlatform, type Platform } from '../util/platform.js';
 import { toCommands, type Command, type FromCmd } from './commands.js';
 import { mountFrom } from './mount.js';
@@ -198,7 +199,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     const t = byName.get(opts.target.toLowerCase());
     if (t === undefined) {
       const names = stages.filter((s) => s.name).map((s) => s.name as string);
-      throw new InputError(`target stage ${JSON.stringify(opts.target)} could not be found in ${df.file}; stages: ${names.length ? names.join(', ') : '(no named stages)'}`);
+      throw new InputError(`target stage ${JSON.stringify(opts.target)} could not be found in ${df.file}${didYouMean(opts.target, names)}; stages: ${names.length ? names.join(', ') : '(no named stages)'}`);
     }
     targetIdx = t;
   }

@@ -24,7 +24,7 @@ import { checkExecutor } from '../worker/executor.js';
 import { contextSource } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
-import { expansionEnv, setArg, type BuildContext, type StageScope } from './context.js';
+import { atLine, expansionEnv, setArg, type BuildContext, type StageScope } from './context.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
 import { applyMetadata } from './metadata.js';
 import { runStep } from './run.js';
@@ -87,7 +87,11 @@ export async function loadDockerfile(opts: BuildOptions): Promise<Dockerfile> {
   } catch {
     throw new InputError(`cannot read Dockerfile ${file}: no such file`);
   }
-  return parseDockerfile(text, path.relative(process.cwd(), file) || file);
+  // Errors name the file as the user gave it (-f, or the context); an absolute one under the working directory
+  // (bake's) relative to it.
+  const given = path.normalize(opts.dockerfile ?? path.join(opts.context, 'Dockerfile'));
+  const under = path.relative(process.cwd(), given);
+  return parseDockerfile(text, path.isAbsolute(given) && !under.startsWith('..') ? under || given : given);
 }
 
 export { rebuildTimeOf };
@@ -238,7 +242,9 @@ async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
     if (!p) throw new StratumError(`stage ${base} was not scheduled`);
     return p;
   }
-  return ctx.imageState(base);
+  return ctx.imageState(base).catch((e: unknown) => {
+    throw atLine(ctx, e, `${ctx.df.file}:${stage.from.ins.line}: FROM ${base}`);
+  });
 }
 
 /** A base or --from that is not a stage: a named context, or an image. */

@@ -10,7 +10,9 @@ import type { ImageResolver } from './images.js';
 import type { Session } from './session.js';
 import type { StageState } from './state.js';
 import type { BuildOptions, Platform, ProgressEvent } from './types.js';
-import { StratumError } from '../util/errors.js';
+import { InputError, SourceError, StratumError } from '../util/errors.js';
+import { didYouMean } from '../util/suggest.js';
+import { LOCAL_REGISTRY, normalizeRef } from '../store/index.js';
 
 /** What one build needs while it runs; shared by the steps of every stage. */
 export interface BuildContext {
@@ -79,19 +81,50 @@ export function setArg(scope: StageScope, key: string, value: string | undefined
   else c.env[key] = value;
 }
 
-export type FromSource = { kind: 'state'; state: StageState } | { kind: 'dir'; source: SourceRoot };
+export type FromSource = { kind: 'state'; state: StageState; label: string } | { kind: 'dir'; source: SourceRoot };
 
-/** Resolves a `from=` / `--from=` value: a stage, a named context, or an image. */
-export async function fromState(ctx: BuildContext, ref: string): Promise<FromSource> {
+/**
+ * Resolves a `from=` / `--from=` value: a stage, a named context, or an image. `where` (`Dockerfile:7: COPY
+ * --from=x`) starts its errors, so a typo points at its line and says which names it could have meant.
+ */
+export async function fromState(ctx: BuildContext, ref: string, where: string): Promise<FromSource> {
   const stage = findStage(ctx.plan, ref);
   if (stage) {
     const p = ctx.stageState(String(stage.index));
     if (!p) throw new StratumError(`stage ${ref} was not scheduled`);
-    return { kind: 'state', state: await p };
+    return { kind: 'state', state: await p, label: `stage ${stage.name ?? stage.index}` };
   }
   const named = ctx.opts.contexts?.[ref];
   // A named directory is a build context too, with its own .dockerignore.
-  if (named?.kind === 'local') return { kind: 'dir', source: contextSource(named.path) };
-  return { kind: 'state', state: await ctx.imageState(ref) };
+  if (named?.kind === 'local') return { kind: 'dir', source: { ...contextSource(named.path), label: `build context ${JSON.stringify(ref)}` } };
+  if (!named && !(await mayBeImage(ctx, ref))) throw unknownSource(ctx, ref, where);
+  try {
+    return { kind: 'state', state: await ctx.imageState(ref), label: `image ${ref}` };
+  } catch (e) {
+    throw atLine(ctx, e, where);
+  }
 }
 
+/** In the local store, or a name with a registry that the build may pull from. */
+async function mayBeImage(ctx: BuildContext, ref: string): Promise<boolean> {
+  if (await ctx.session.images.resolve(ref).catch(() => undefined)) return true;
+  try {
+    const registry = normalizeRef(ref).registry;
+    return ctx.pull !== undefined && registry !== undefined && registry !== LOCAL_REGISTRY;
+  } catch {
+    return false;
+  }
+}
+
+function unknownSource(ctx: BuildContext, ref: string, where: string): InputError {
+  const stages = ctx.plan.stages.flatMap((s) => (s.name ? [s.name] : []));
+  const contexts = Object.keys(ctx.opts.contexts ?? {});
+  const known = [`stages: ${stages.length ? stages.join(', ') : '(no named stages)'}`, ...(contexts.length ? [`build contexts: ${contexts.join(', ')}`] : [])];
+  return new InputError(`${where}: ${JSON.stringify(ref)} names no stage, build context or image in the local store${didYouMean(ref, [...stages, ...contexts])}; ${known.join('; ')}`);
+}
+
+/** An input error met while resolving a step's source, prefixed with the step's file:line unless it has one. */
+export function atLine(ctx: BuildContext, e: unknown, where: string): unknown {
+  if (!(e instanceof InputError) || e instanceof SourceError || e.message.startsWith(`${ctx.df.file}:`)) return e;
+  return new InputError(`${where}: ${e.message}`, { cause: e });
+}

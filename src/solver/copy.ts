@@ -111,14 +111,14 @@ async function resolveSources(
       const dir = await tempDir(ctx, tmpDirs);
       const content = doc.expand ? expandHeredoc(doc.content, env) : doc.content;
       await writeFile(path.join(dir, doc.name), content, { mode: 0o644 });
-      out.push(plain({ root: dir, kind: 'context' }, [doc.name], false));
+      out.push(plain({ root: dir, kind: 'context' }, [doc.name], false, where));
       continue;
     }
     const src = ctx.lex.expandWord(raw, env);
     if (from) {
-      const f = await fromState(ctx, from);
-      if (f.kind === 'dir') out.push(plain(f.source, [src], false));
-      else out.push({ root: { root: '', kind: 'rootfs' }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
+      const f = await fromState(ctx, from, `${where} --from=${from}`);
+      if (f.kind === 'dir') out.push(plain(f.source, [src], false, where));
+      else out.push({ root: { root: '', kind: 'rootfs', label: f.label }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
       continue;
     }
     if (cmd.kind === 'add') {
@@ -144,27 +144,28 @@ async function resolveSources(
       }
       if (cmd.checksum) throw new InputError(`${where}: --checksum can only be used with an http(s) URL`);
       const archive = await isArchive(src, ctx.contextSource, where);
-      out.push(plain(ctx.contextSource, [src], archive));
+      out.push(plain(ctx.contextSource, [src], archive, where));
       continue;
     }
-    out.push(plain(ctx.contextSource, [src], false));
+    out.push(plain(ctx.contextSource, [src], false, where));
   }
   return out;
 }
 
-function plain(root: SourceRoot, patterns: string[], extract: boolean): Resolved {
+function plain(root: SourceRoot, patterns: string[], extract: boolean, where: string): Resolved {
   return {
     root,
     patterns,
     extract,
-    keyParts: async () => `${extract ? 'archive' : 'files'}:${await hashSources(await collectSources(root, patterns, 'COPY'), { withOwners: false })}`,
+    // The key is computed before the copy, so this is where a missing source is met first: say where.
+    keyParts: async () => `${extract ? 'archive' : 'files'}:${await hashSources(await collectSources(root, patterns, where), { withOwners: false })}`,
   };
 }
 
 async function withSourceRoot(ctx: BuildContext, s: Resolved, fn: (root: SourceRoot, layers?: string[]) => Promise<void>): Promise<void> {
   if (!s.state) return fn(s.root);
   const chain = s.state.chain;
-  await withReadonlyRootfs(ctx.session.snapshots, chain, (root) => fn({ root, kind: 'rootfs' }, lowerDirs(ctx.session.snapshots, chain)));
+  await withReadonlyRootfs(ctx.session.snapshots, chain, (root) => fn({ ...s.root, root }, lowerDirs(ctx.session.snapshots, chain)));
 }
 
 async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {

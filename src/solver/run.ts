@@ -41,7 +41,8 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   const { argv, script } = runArgv(cmd, state);
   const processEnv = runEnv(scope, state);
   const cfg = state.config.config ?? {};
-  const mountKeys = await Promise.all(mountSpecs.map((m) => mountKey(ctx, m)));
+  const at = `${ctx.df.file}:${cmd.ins.line}: RUN --mount`;
+  const mountKeys = await Promise.all(mountSpecs.map((m) => mountKey(ctx, m, at)));
   const key = cacheKey(
     state.key,
     'run',
@@ -64,7 +65,7 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
     try {
       const user = await resolveUser(merged, cfg.User ?? 'root');
       const prepared: SpecMount[] = [];
-      for (const m of mountSpecs) prepared.push(await prepareMount(ctx, m, cleanups));
+      for (const m of mountSpecs) prepared.push(await prepareMount(ctx, m, cmd.ins.line, cleanups));
       const extra: SpecMount[] = [
         { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['rbind', 'ro'] },
         { destination: '/etc/hosts', type: 'bind', source: '/etc/hosts', options: ['rbind', 'ro'] },
@@ -118,16 +119,16 @@ function runEnv(scope: StageScope, state: StageState): string[] {
 }
 
 /** What a mount contributes to the step's key: its settings and, for binds, the content it shows. */
-async function mountKey(ctx: BuildContext, m: MountSpec): Promise<string> {
+async function mountKey(ctx: BuildContext, m: MountSpec, where: string): Promise<string> {
   const settings = JSON.stringify({ ...m, env: undefined });
   if (m.type !== 'bind') return settings;
   if (m.from) {
-    const from = await fromState(ctx, m.from);
+    const from = await fromState(ctx, m.from, `${where} from=${m.from}`);
     if (from.kind === 'state') return `${settings}:${from.state.key}`;
-    const items = await collectSources(from.source, [m.source ?? '/'], `RUN --mount from=${m.from}`);
+    const items = await collectSources(from.source, [m.source ?? '/'], `${where} from=${m.from}`);
     return `${settings}:${await hashSources(items, { withOwners: false })}`;
   }
-  const items = await collectSources(ctx.contextSource, [m.source ?? '/'], 'RUN --mount');
+  const items = await collectSources(ctx.contextSource, [m.source ?? '/'], where);
   return `${settings}:${await hashSources(items, { withOwners: false })}`;
 }
 
@@ -160,9 +161,10 @@ function cacheMountsFor(dir: string): CacheMounts {
 async function prepareMount(
   ctx: BuildContext,
   m: MountSpec,
+  line: number,
   cleanups: (() => Promise<void>)[],
 ): Promise<SpecMount> {
-  const where = `${ctx.df.file}: --mount=type=${m.type},target=${m.target}`;
+  const where = `${ctx.df.file}:${line}: RUN --mount=type=${m.type},target=${m.target}`;
   switch (m.type) {
     case 'tmpfs':
       return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] };
@@ -190,7 +192,7 @@ async function prepareMount(
     case 'bind': {
       let source: string;
       if (m.from) {
-        const from = await fromState(ctx, m.from);
+        const from = await fromState(ctx, m.from, `${where},from=${m.from}`);
         if (from.kind === 'dir') source = await contextView(ctx, from.source, m.source ?? '/', where, cleanups);
         else {
           const dir = ctx.session.staging('bindMount');

@@ -33,6 +33,8 @@ export interface SourceRoot {
   ignored?: (rel: string) => boolean;
   /** Keep walking into ignored dirs because an exception may bring children back. */
   ignoreHasExceptions?: boolean;
+  /** What the root is, for "not found in ...": `stage build`, `image x`; the build context when unset. */
+  label?: string;
 }
 
 /**
@@ -102,7 +104,8 @@ export async function collectSources(src: SourceRoot, patterns: string[], what: 
   for (const pattern of patterns) {
     const matches = await expandPattern(src, pattern, what);
     if (matches.length === 0) {
-      throw new InputError(`${what}: no source files were specified by "${pattern}" (not found${src.kind === 'context' ? ' in the build context' : ''})`);
+      const place = src.label ?? (src.kind === 'context' ? 'the build context' : 'the source');
+      throw new InputError(`${what}: ${GLOB.test(pattern) ? `no file matches ${JSON.stringify(pattern)} in` : `${JSON.stringify(pattern)} not found in`} ${place}`);
     }
     for (const host of matches) {
       const st = await lstat(host);

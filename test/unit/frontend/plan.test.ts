@@ -109,7 +109,9 @@ test('planning errors carry line numbers', () => {
 
 test('toCommands validation errors', () => {
   const bad: [string, number, RegExp][] = [
-    ['FROM a\nFOO bar\n', 2, /unknown instruction: FOO/],
+    ['FROM a\nFOO bar\n', 2, /^Dockerfile:2:1: unknown instruction "FOO"; expected one of FROM, RUN, /],
+    ['FROM a\n\nrunn true\n', 3, /^Dockerfile:3:1: unknown instruction "RUNN" \(did you mean RUN\?\)$/],
+    ['FROM a\nCOPY --form=x a b\n', 2, /unknown flag --form for COPY \(did you mean --from\?\)/],
     ['FROM a\n\nCOPY --chmod 644 a b\n', 3, /missing a value on flag --chmod/],
     ['FROM a\nRUN --mount=type=cache,target=/x --frob=1 true\n', 2, /unknown flag --frob for RUN/],
     ['FROM a\nCOPY --keep-git-dir=true a b\n', 2, /unknown flag --keep-git-dir for COPY/],
