@@ -1,10 +1,14 @@
 /**
- * One self-contained HTML page for a bake run: dependency graph (layered DAG, laid out here),
- * timeline of targets and their steps in parallel lanes, and image sizes per layer.
+ * One self-contained HTML page for a bake run: what failed and where, dependency graph (layered DAG,
+ * laid out in report-graph.ts), timeline of targets and their steps in parallel lanes, and image sizes per layer.
  * No scripts or external resources: it opens from a file, a CI artifact or a mail attachment.
  */
-import type { BakeRun, TargetRecord } from './schedule.js';
-import { humanDuration, humanSize } from './summary.js';
+import type { BakeRun, StepRecord, TargetRecord } from './schedule.js';
+import { humanDuration } from './summary.js';
+import { humanSize } from '../util/size.js';
+import { layoutGraph } from './report-graph.js';
+
+export { layoutGraph, type GraphLayout } from './report-graph.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -13,81 +17,6 @@ const STATUS_STROKE: Record<string, string> = { done: '#2e7d32', failed: '#c6282
 
 function trunc(s: string, n: number): string {
   return s.length > n ? s.slice(0, n - 1) + '…' : s;
-}
-
-export interface GraphLayout {
-  width: number;
-  height: number;
-  nodes: { name: string; x: number; y: number; w: number; h: number }[];
-  edges: { from: string; to: string; d: string }[];
-}
-
-/**
- * Layers by longest dependency chain (left to right); within a layer, nodes are ordered by the
- * mean position of their dependencies (a few barycenter sweeps) to keep edges short and uncrossed.
- */
-export function layoutGraph(targets: Pick<TargetRecord, 'name' | 'deps'>[]): GraphLayout {
-  const W = 180;
-  const H = 40;
-  const GX = 90;
-  const GY = 18;
-  const PAD = 20;
-  const byName = new Map(targets.map((t) => [t.name, t]));
-  const depth = new Map<string, number>();
-  const depthOf = (n: string, seen: string[] = []): number => {
-    const d = depth.get(n);
-    if (d !== undefined) return d;
-    if (seen.includes(n)) return 0;
-    const deps = (byName.get(n)?.deps ?? []).filter((x) => byName.has(x));
-    const v = deps.length ? Math.max(...deps.map((x) => depthOf(x, [...seen, n]))) + 1 : 0;
-    depth.set(n, v);
-    return v;
-  };
-  targets.forEach((t) => depthOf(t.name));
-  const layers: string[][] = [];
-  for (const t of targets) (layers[depth.get(t.name)!] ??= []).push(t.name);
-  const pos = new Map<string, number>();
-  layers.forEach((l) => l.forEach((n, i) => pos.set(n, i)));
-  const dependents = new Map<string, string[]>();
-  for (const t of targets) for (const d of t.deps) if (byName.has(d)) dependents.set(d, [...(dependents.get(d) ?? []), t.name]);
-  const mean = (xs: string[]) => (xs.length ? xs.reduce((a, x) => a + pos.get(x)!, 0) / xs.length : undefined);
-  for (let sweep = 0; sweep < 4; sweep++) {
-    const down = sweep % 2 === 0;
-    const seq = down ? layers.slice(1) : layers.slice(0, -1).reverse();
-    for (const l of seq) {
-      const key = new Map(l.map((n) => [n, mean(down ? (byName.get(n)!.deps.filter((x) => byName.has(x))) : (dependents.get(n) ?? [])) ?? pos.get(n)!]));
-      l.sort((a, b) => key.get(a)! - key.get(b)! || pos.get(a)! - pos.get(b)!);
-      l.forEach((n, i) => pos.set(n, i));
-    }
-  }
-  const tallest = Math.max(1, ...layers.map((l) => l.length));
-  const height = PAD * 2 + tallest * H + (tallest - 1) * GY;
-  const nodes: GraphLayout['nodes'] = [];
-  const at = new Map<string, { x: number; y: number }>();
-  layers.forEach((l, li) => {
-    const colH = l.length * H + (l.length - 1) * GY;
-    const top = (height - colH) / 2;
-    l.forEach((n, i) => {
-      const p = { x: PAD + li * (W + GX), y: top + i * (H + GY) };
-      at.set(n, p);
-      nodes.push({ name: n, ...p, w: W, h: H });
-    });
-  });
-  const edges: GraphLayout['edges'] = [];
-  for (const t of targets) {
-    for (const d of t.deps) {
-      const a = at.get(d);
-      const b = at.get(t.name);
-      if (!a || !b) continue;
-      const x1 = a.x + W;
-      const y1 = a.y + H / 2;
-      const x2 = b.x - 6;
-      const y2 = b.y + H / 2;
-      const mx = (x1 + x2) / 2;
-      edges.push({ from: d, to: t.name, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` });
-    }
-  }
-  return { width: PAD * 2 + layers.length * W + Math.max(0, layers.length - 1) * GX, height, nodes, edges };
 }
 
 function graphSvg(run: BakeRun): string {
@@ -125,25 +54,36 @@ export function assignLanes(targets: Pick<TargetRecord, 'name' | 'start' | 'end'
   return lanes;
 }
 
+/** The steps of a failed target that never finished: the last one started is where it failed. */
+function failedStep(t: TargetRecord): StepRecord | undefined {
+  if (t.status !== 'failed') return undefined;
+  return t.steps.filter((s) => s.end === undefined).at(-1);
+}
+
 function timelineSvg(run: BakeRun): string {
   const started = run.targets.filter((t) => t.start !== undefined);
   const lanes = assignLanes(run.targets);
   const nLanes = Math.max(1, ...[...lanes.values()].map((l) => l + 1));
-  const LEFT = 10;
+  // Lane labels live in a gutter left of the plot, the axis above it: neither can cover the other.
+  const GUTTER = 64;
   const WIDTH = 1000;
+  const RIGHT = 40;
   const LANE_H = 58;
-  const TOP = 24;
+  const TOP = 28;
   const total = Math.max(1, run.durationMs, ...started.map((t) => t.end ?? 0));
-  const x = (ms: number) => LEFT + (ms / total) * WIDTH;
+  const x = (ms: number) => GUTTER + (ms / total) * WIDTH;
   const height = TOP + nLanes * LANE_H + 10;
+  const full = GUTTER + WIDTH + RIGHT;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" width="${LEFT * 2 + WIDTH}" height="${height}" viewBox="0 0 ${LEFT * 2 + WIDTH} ${height}" role="img" aria-label="timeline">`);
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" data-testid="timeline" width="${full}" height="${height}" viewBox="0 0 ${full} ${height}" role="img" aria-label="timeline">`);
   parts.push('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#cfd8dc"/><line x1="0" y1="0" x2="0" y2="6" stroke="#90a4ae" stroke-width="3"/></pattern></defs>');
   const tick = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].map((s) => s * 1000).find((s) => total / s <= 10) ?? 3_600_000;
+  const axis = [`<line x1="${GUTTER}" y1="${TOP - 4}" x2="${x(total)}" y2="${TOP - 4}" stroke="#b0bec5"/>`];
   for (let t = 0; t <= total; t += tick) {
-    parts.push(`<line x1="${x(t)}" y1="${TOP - 6}" x2="${x(t)}" y2="${height - 6}" stroke="#eceff1"/><text x="${x(t) + 2}" y="${TOP - 10}" font-size="10" fill="#78909c">${esc(humanDuration(t))}</text>`);
+    axis.push(`<line x1="${x(t)}" y1="${TOP - 8}" x2="${x(t)}" y2="${height - 6}" stroke="#eceff1"/>`, `<text x="${x(t)}" y="${TOP - 12}" font-size="10" fill="#78909c" text-anchor="middle">${esc(humanDuration(t))}</text>`);
   }
-  for (let l = 0; l < nLanes; l++) parts.push(`<text x="${LEFT}" y="${TOP + l * LANE_H + 2}" font-size="9" fill="#b0bec5">lane ${l + 1}</text>`);
+  parts.push(`<g data-testid="axis">${axis.join('')}</g>`);
+  for (let l = 0; l < nLanes; l++) parts.push(`<text data-testid="lane-label" x="${GUTTER - 10}" y="${TOP + l * LANE_H + 29}" font-size="10" fill="#90a4ae" text-anchor="end">lane ${l + 1}</text>`);
   for (const t of started) {
     const lane = lanes.get(t.name)!;
     const y = TOP + lane * LANE_H + 6;
@@ -154,17 +94,45 @@ function timelineSvg(run: BakeRun): string {
         `<rect x="${x1}" y="${y}" width="${w}" height="22" rx="3" fill="${STATUS_FILL[t.status]}" stroke="${STATUS_STROKE[t.status]}"/>` +
         `<text x="${x1 + 4}" y="${y + 15}" font-size="11" font-weight="600" fill="#263238">${esc(trunc(t.name, Math.max(3, Math.floor(w / 7))))}</text></g>`,
     );
+    const failed = failedStep(t);
     for (const s of t.steps) {
+      // the step it failed in ran until the target stopped
+      const end = s.end ?? (s === failed ? t.end : undefined) ?? s.start;
       const sx = x(s.start);
-      const sw = Math.max(1.5, x(s.end ?? s.start) - sx);
-      const fill = s.cached ? 'url(#hatch)' : '#5c6bc0';
+      const sw = Math.max(1.5, x(end) - sx);
+      const fill = s === failed ? STATUS_STROKE.failed : s.cached ? 'url(#hatch)' : '#5c6bc0';
       parts.push(
-        `<rect data-testid="step" data-target="${esc(t.name)}" data-cached="${s.cached ? 'true' : 'false'}" x="${sx}" y="${y + 26}" width="${sw}" height="12" fill="${fill}" stroke="#fff" stroke-width="0.5"><title>${esc(t.name)} ${esc(s.stage)} #${s.step}: ${esc(s.text)}${s.cached ? ' (cached)' : ''}${s.end !== undefined ? ` ${humanDuration(s.end - s.start)}` : ''}</title></rect>`,
+        `<rect data-testid="step" data-target="${esc(t.name)}" data-cached="${s.cached ? 'true' : 'false'}"${s === failed ? ' data-failed="true"' : ''} x="${sx}" y="${y + 26}" width="${sw}" height="12" fill="${fill}" stroke="#fff" stroke-width="0.5"><title>${esc(t.name)} ${esc(s.stage)} #${s.step}: ${esc(s.text)}${s.cached ? ' (cached)' : ''}${s === failed ? ' (failed)' : ''}${s.end !== undefined ? ` ${humanDuration(s.end - s.start)}` : ''}</title></rect>`,
       );
     }
   }
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** Each failed target: the steps it ran, the one it failed in, and its whole error. */
+function failuresHtml(run: BakeRun): string {
+  return run.targets
+    .filter((t) => t.status === 'failed')
+    .map((t) => {
+      const failed = failedStep(t);
+      const steps = t.steps.map((s) => {
+        const state = s === failed ? 'failed' : s.end === undefined ? 'stopped' : s.cached ? 'cached' : 'done';
+        const took = s.end !== undefined ? humanDuration(s.end - s.start) : t.end !== undefined ? `after ${humanDuration(t.end - s.start)}` : '';
+        const note = { failed: `failed ${took}`, stopped: 'stopped', cached: 'cached', done: took }[state];
+        return `<li data-testid="failure-step" data-state="${state}" class="fs-${state}"><span class="mark">${{ failed: '✗', stopped: '■', cached: '✓', done: '✓' }[state]}</span> <code>[${esc(s.stage)} ${s.step}/${s.total}]</code> ${esc(s.text)} <span class="muted">${esc(note)}</span></li>`;
+      });
+      const where = !t.steps.length
+        ? '<p class="muted">It failed before its first step.</p>'
+        : failed
+          ? ''
+          : '<p class="muted">Every step finished; it failed after them (export, push or verify).</p>';
+      return `<div class="failure" data-testid="failure" data-target="${esc(t.name)}">
+<div><b>${esc(t.name)}</b> <span class="st-failed">failed</span>${t.durationMs !== undefined ? ` after ${esc(humanDuration(t.durationMs))}` : ''} <span class="muted">· log <code>${esc(t.logFile)}</code></span></div>
+${steps.length ? `<ol class="fsteps">${steps.join('')}</ol>` : ''}${where}
+<pre class="error" data-testid="failure-error">${esc(t.error ?? '(no error message)')}</pre></div>`;
+    })
+    .join('\n');
 }
 
 const LAYER_COLORS = ['#5c6bc0', '#26a69a', '#ffa726', '#ab47bc', '#42a5f5', '#ef5350', '#8d6e63', '#66bb6a', '#ec407a', '#78909c'];
@@ -216,6 +184,10 @@ table{border-collapse:collapse} td,th{padding:3px 10px;text-align:left;border-bo
 .err{color:#c62828;max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .size-row{margin:10px 0} .bar{display:flex;height:16px;background:#eceff1;border-radius:3px;overflow:hidden;margin:4px 0}
 .layer{display:block;height:100%;min-width:1px;border-right:1px solid #fff} .layers td{font-size:12px} .cmd{font:11px ui-monospace,monospace;color:#455a64}
+.failure+.failure{margin-top:14px;border-top:1px solid #eceff1;padding-top:10px}
+.fsteps{margin:6px 0;padding-left:22px} .fsteps li{margin:2px 0} .mark{display:inline-block;width:14px}
+.fs-failed{color:#c62828;font-weight:600} .fs-stopped{color:#90a4ae} .fs-done .mark,.fs-cached .mark{color:#2e7d32}
+pre.error{margin:6px 0 0;padding:8px 10px;background:#fff5f5;border:1px solid #f5c6c5;border-radius:4px;color:#b71c1c;font:12px/1.4 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;overflow-wrap:anywhere;max-height:360px;overflow:auto}
 .legend span{display:inline-block;margin-right:14px} .sw{display:inline-block;width:12px;height:10px;vertical-align:middle;margin-right:4px}
 </style></head><body>
 <h1>stratum bake <code>${esc(run.runId)}</code></h1>
@@ -224,10 +196,11 @@ table{border-collapse:collapse} td,th{padding:3px 10px;text-align:left;border-bo
 <div class="card"><table data-testid="summary"><tr><th>target</th><th>status</th><th>time</th><th>cached</th><th>size</th><th>layers</th><th>digest</th><th></th></tr>
 ${rows}
 </table></div>
+${count('failed') ? `<h2>Failures</h2>\n<div class="card" data-testid="failures">${failuresHtml(run)}</div>` : ''}
 <h2>Dependency graph</h2>
 <div class="card">${graphSvg(run)}</div>
 <h2>Timeline</h2>
-<div class="card"><div class="legend muted"><span><i class="sw" style="background:#5c6bc0"></i>step run</span><span><i class="sw" style="background:#b0bec5"></i>step from cache (hatched)</span></div>
+<div class="card"><div class="legend muted"><span><i class="sw" style="background:#5c6bc0"></i>step run</span><span><i class="sw" style="background:#b0bec5"></i>step from cache (hatched)</span><span><i class="sw" style="background:#c62828"></i>step that failed</span></div>
 ${timelineSvg(run)}</div>
 <h2>Image sizes</h2>
 <div class="card" data-testid="sizes">${sizesHtml(run)}</div>
