@@ -10,7 +10,7 @@ import { basicHeader, credentialsFor, dockerConfigPath, parseWWWAuthenticate, re
 import { parseErrorBody, RegistryError } from './errors.js';
 import { drain, header, readBody, Transport, type HttpRequest, type HttpResponse } from './http.js';
 import { isLoopbackHost, normalizeRegistryHost, registryEndpoint } from './reference.js';
-import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, RetryBudget, sleep, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, refusedOnLoopback, RetryBudget, sleep, type RetryPolicy } from './retry.js';
 import type { RegistryEvent } from './types.js';
 import type { RegistryClientOptions } from './options.js';
 
@@ -67,6 +67,20 @@ function tlsHint(err: NodeJS.ErrnoException): string | undefined {
     return ' (TLS failed: trust its CA with --ca-cert or certs.d/<host>/ca.crt, or mark the registry insecure)';
   }
   return undefined;
+}
+
+/**
+ * Nothing listens where the registry should be, on this machine: one line that says so, and for a name without a
+ * port that it means HTTPS on 443 (a local registry is almost always on a port of its own, e.g. 5000).
+ */
+function refusedError(registry: string, repository: string | undefined, e: unknown): RegistryError {
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  const named = /:(\d+)$/.exec(registry);
+  const port = err.port ?? (named ? Number(named[1]) : 443);
+  const samePort = port === (named ? Number(named[1]) : 443);
+  const where = samePort ? `${registry.replace(/:\d+$/, '')}:${port}` : `${err.address?.includes(':') ? `[${err.address}]` : (err.address ?? registry)}:${port}`;
+  const hint = named ? '' : `; "${registry}" without a port means HTTPS on port 443: name a local registry with its port, e.g. ${registry}:5000/${repository ?? 'NAME'}`;
+  return new RegistryError({ registry, operation: 'connect', detail: `nothing listens on ${where} (connection refused)${hint}` }, { cause: e });
 }
 
 export class RegistryConnection {
@@ -153,13 +167,16 @@ export class RegistryConnection {
     return { registry, base, transport, auth };
   }
 
+  /** Whether a failed request is worth another try (retry.ts), for this registry. */
+  retryable(registry: string, e: unknown): boolean {
+    return isRetryableError(e) && !refusedOnLoopback(e, isLoopbackHost(registry));
+  }
+
   networkError(registry: string, repository: string | undefined, operation: string, e: unknown): StratumError {
     if (e instanceof StratumError) return e;
     const err = e as NodeJS.ErrnoException;
-    let hint = tlsHint(err) ?? '';
-    if (!hint && err.code === 'ECONNREFUSED' && isLoopbackHost(registry) && !this.isInsecure(registry)) {
-      hint = ' (a local registry over plain HTTP must be marked insecure: --insecure-registry or STRATUM_INSECURE_REGISTRIES)';
-    }
+    if (refusedOnLoopback(e, isLoopbackHost(registry))) return refusedError(registry, repository, e);
+    const hint = tlsHint(err) ?? '';
     const msg = (err.message ?? String(e)).split('\n')[0]!.replace(/^.*SSL routines:[^:]*:([^:]+):.*$/, '$1');
     return new RegistryError(
       { registry, ...(repository ? { repository } : {}), operation, detail: `${err.code && !msg.includes(err.code) ? `${err.code}: ` : ''}${msg}${hint}` },
@@ -254,7 +271,7 @@ export class RegistryConnection {
       try {
         res = await ep.transport.request(req);
       } catch (e) {
-        const d = noRetry || this.closed || !isRetryableError(e) ? undefined : budget.next();
+        const d = noRetry || this.closed || !this.retryable(ep.registry, e) ? undefined : budget.next();
         if (d === undefined) throw this.networkError(ep.registry, repository, operation, e);
         this.emit({ kind: 'retry', registry: ep.registry, operation, attempt: budget.attempt, delayMs: d, reason: (e as Error).message });
         await sleep(d);

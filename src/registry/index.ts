@@ -10,6 +10,7 @@ export {
   registryEndpoint,
   normalizeRegistryHost,
   isLoopbackHost,
+  namesLocalStore,
   DEFAULT_REGISTRY,
   type ImageReference,
 } from './reference.js';
@@ -28,7 +29,7 @@ export {
 } from './auth.js';
 export { RegistryError } from './errors.js';
 export { BlobOrigins } from './origins.js';
-export { DEFAULT_RETRY, backoffDelay, parseRetryAfter, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
+export { DEFAULT_RETRY, backoffDelay, parseRetryAfter, isRetryableError, isRetryableStatus, refusedOnLoopback, type RetryPolicy } from './retry.js';
 export { pinYaml, imageReferenceIn, type PinChange, type PinResult, type DigestResolver } from './pin.js';
 export { pinFile, pinKind } from './pin-file.js';
 export { pinDockerfile, pinBake } from './pin-text.js';

@@ -11,7 +11,7 @@ import { RegistryError } from './errors.js';
 import { drain, header, type HttpResponse } from './http.js';
 import type { BlobOrigins } from './origins.js';
 import type { Endpoint, RegistryConnection } from './connection.js';
-import { isRetryableError, isRetryableStatus, RetryBudget, sleep } from './retry.js';
+import { isRetryableStatus, RetryBudget, sleep } from './retry.js';
 import { isIndexMediaType, type BlobSource, type Descriptor, type ImageIndex, type ImageManifest } from './types.js';
 import type { PushResult } from './options.js';
 
@@ -165,7 +165,7 @@ export class Uploader {
           // Bound failure streaks, not the transfer: an upload over a flaky link goes on while chunks get through.
           budget.progress();
         } catch (e) {
-          if (!this.recoverable(e)) throw e;
+          if (!this.recoverable(ep.registry, e)) throw e;
           await recover(e, operation);
         }
       }
@@ -177,7 +177,7 @@ export class Uploader {
         await drain(res);
         break;
       } catch (e) {
-        if (!this.recoverable(e) && !(e instanceof RegistryError && e.status === 404)) throw e;
+        if (!this.recoverable(ep.registry, e) && !(e instanceof RegistryError && e.status === 404)) throw e;
         // A PUT whose answer was lost may have completed: the blob is there, or we resume.
         if (await this.blobExists(ep, repo, b.digest).catch(() => false)) break;
         await recover(e, operation);
@@ -188,12 +188,12 @@ export class Uploader {
   }
 
   /** Network failures, 5xx/429 and 416 (range out of step) are recovered by asking for the upload's state. */
-  private recoverable(e: unknown): boolean {
+  private recoverable(registry: string, e: unknown): boolean {
     if (e instanceof RegistryError) {
-      if (e.status === undefined) return isRetryableError((e as { cause?: unknown }).cause);
+      if (e.status === undefined) return this.net.retryable(registry, (e as { cause?: unknown }).cause);
       return e.status === 416 || isRetryableStatus(e.status);
     }
-    return isRetryableError(e);
+    return this.net.retryable(registry, e);
   }
 
   private async uploadStatus(ep: Endpoint, repo: string, loc: URL, digest: string): Promise<{ location: URL; offset: number } | undefined> {

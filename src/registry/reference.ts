@@ -1,4 +1,4 @@
-import { parseImageName } from '../store/reference.js';
+import { LOCAL_REGISTRY, parseImageName } from '../store/reference.js';
 
 /** An image reference split for talking to a registry. */
 export interface ImageReference {
@@ -35,6 +35,14 @@ export function repositoryName(ref: ImageReference): string {
 /** What to put after `/manifests/`: the digest when there is one (it is exact), else the tag, else `latest`. */
 export function manifestReference(ref: ImageReference): string {
   return ref.digest ?? ref.tag ?? 'latest';
+}
+
+/**
+ * `localhost` without a port is the local store's own prefix for short names (podman's way), which FROM never
+ * pulls and build --push never pushes: no registry. `localhost:5000` is one.
+ */
+export function namesLocalStore(ref: ImageReference): boolean {
+  return ref.registry === LOCAL_REGISTRY;
 }
 
 /** Host:port to connect to for a registry name. */

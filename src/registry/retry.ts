@@ -36,6 +36,19 @@ export function isRetryableError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * A connection refused on this machine: nothing listens on that loopback port, and waiting does not start it
+ * (a remote refusal may be a balancer between two backends, so that one is retried). Happy-eyeballs failures
+ * come as an AggregateError whose attempts carry the addresses.
+ */
+export function refusedOnLoopback(err: unknown, registryIsLoopback = false): boolean {
+  const e = err as (NodeJS.ErrnoException & { address?: string; errors?: { address?: string }[] }) | undefined;
+  if (e?.code !== 'ECONNREFUSED') return false;
+  const addresses = [e.address, ...(e.errors ?? []).map((x) => x.address)].filter((a): a is string => typeof a === 'string');
+  if (addresses.length === 0) return registryIsLoopback;
+  return addresses.every((a) => a === '::1' || a.startsWith('127.') || a === '::ffff:127.0.0.1');
+}
+
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
 }

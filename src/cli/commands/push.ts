@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { collect, createRegistryClient, formatReference, parseReference, type RegistryEvent, type RegistryFlags } from '../../registry/index.js';
+import { collect, createRegistryClient, formatReference, namesLocalStore, parseReference, type RegistryEvent, type RegistryFlags } from '../../registry/index.js';
 import { Session } from '../../solver/session.js';
 import { normalizeRef } from '../../store/index.js';
 import { InputError } from '../../util/errors.js';
@@ -28,14 +28,20 @@ goes last, so the tag never points at missing blobs; a multi-platform image goes
 Exit codes: 0 pushed, 1 the registry refused or failed, 2 bad input.`,
     )
     .action(async (name: string, dest: string | undefined, flags: RegistryFlags & { chunkSize?: number; quiet?: boolean }, command: Command) => {
-      const session = await Session.get(rootOf(command));
-      const desc = await session.images.resolve(name);
-      if (!desc) throw new InputError(`image "${name}" is not in the local store (see \`stratum images\`)`);
       const target = parseReference(dest ?? name);
       if (!target.tag && !target.digest) {
         const local = normalizeRef(name);
         target.tag = local.tag ?? 'latest';
       }
+      // Said before anything is opened: there is nothing to connect to, so nothing to wait for.
+      if (namesLocalStore(target)) {
+        throw new InputError(
+          `cannot push ${dest ?? name}: it names no registry ("localhost/" without a port is the local store's own prefix); name the registry with its port, e.g. stratum push ${name} localhost:5000/${target.repository}${target.tag ? `:${target.tag}` : ''}`,
+        );
+      }
+      const session = await Session.get(rootOf(command));
+      const desc = await session.images.resolve(name);
+      if (!desc) throw new InputError(`image "${name}" is not in the local store (see \`stratum images\`)`);
       const log = (e: RegistryEvent) => {
         if (e.kind === 'blob-exists') process.stderr.write(`${e.digest.slice(0, 19)}: already in the registry\n`);
         else if (e.kind === 'blob-mounted') process.stderr.write(`${e.digest.slice(0, 19)}: mounted from ${e.from}\n`);

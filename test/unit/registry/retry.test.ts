@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter } from '../../../src/registry/index.js';
+import { backoffDelay, DEFAULT_RETRY, isRetryableError, isRetryableStatus, parseRetryAfter, refusedOnLoopback } from '../../../src/registry/index.js';
 
 test('Retry-After as seconds or HTTP date', () => {
   assert.equal(parseRetryAfter('3'), 3000);
@@ -27,4 +27,17 @@ test('what is retried: 429, 5xx, resets and timeouts; not 4xx auth/not-found', (
   assert.equal(isRetryableError(new Error('socket hang up')), true);
   assert.equal(isRetryableError(Object.assign(new Error('x'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })), false);
   assert.equal(isRetryableError(new Error('other')), false);
+});
+
+test('a connection refused on this machine is not retried; one refused elsewhere is', () => {
+  const refused = (address?: string) => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', ...(address ? { address } : {}) });
+  assert.equal(refusedOnLoopback(refused('127.0.0.1')), true);
+  assert.equal(refusedOnLoopback(refused('::1')), true);
+  assert.equal(refusedOnLoopback(refused('192.0.2.7')), false);
+  // Happy eyeballs: every attempt went to loopback.
+  assert.equal(refusedOnLoopback(Object.assign(new Error('x'), { code: 'ECONNREFUSED', errors: [refused('::1'), refused('127.0.0.1')] })), true);
+  // No address to go by: the registry's name decides.
+  assert.equal(refusedOnLoopback(refused(), true), true);
+  assert.equal(refusedOnLoopback(refused(), false), false);
+  assert.equal(refusedOnLoopback(Object.assign(new Error('x'), { code: 'ECONNRESET', address: '127.0.0.1' })), false);
 });
