@@ -19,6 +19,8 @@ export interface ApplyOptions {
    * archive that could delete files would reach what lies above its destination.
    */
   archive?: boolean;
+  /** Counts the blob's stored bytes as they are read (progress). */
+  onRead?: (bytes: number) => void;
 }
 
 /**
@@ -46,7 +48,7 @@ export async function applyLayer(blob: LayerBlob, dest: string, opts: ApplyOptio
   }
   const name = blob.digest ?? blob.path;
   if (blob.digest) await checkBlobDigest(blob.path, blob.digest);
-  const { stream, close } = await openLayerStream(blob.path);
+  const { stream, close } = await openLayerStream(blob.path, opts.onRead);
   const diffHash = blob.diffID ? createHash('sha256') : undefined;
   const reader = new TarReader(diffHash ? hashing(stream, diffHash) : stream);
   try {

@@ -25,7 +25,8 @@ export interface LayerBlob {
 }
 
 /** Opens a layer blob as a stream of uncompressed tar bytes (compression sniffed from the magic bytes). */
-export async function openLayerStream(file: string): Promise<{ stream: AsyncIterable<Buffer>; close: () => void }> {
+/** `onRead` counts the stored (compressed) bytes as they are read, for a progress view. */
+export async function openLayerStream(file: string, onRead?: (bytes: number) => void): Promise<{ stream: AsyncIterable<Buffer>; close: () => void }> {
   const fh = await fsp.open(file, 'r');
   const magic = Buffer.alloc(4);
   try {
@@ -37,13 +38,23 @@ export async function openLayerStream(file: string): Promise<{ stream: AsyncIter
   const zstd = magic.readUInt32LE(0) === 0xfd2fb528;
   if (gzip) {
     const src = createReadStream(file, { highWaterMark: 1 << 20 });
+    if (onRead) src.on('data', (c) => onRead(c.length));
     const gun = zlib.createGunzip({ chunkSize: 256 * 1024 });
     src.on('error', (e) => gun.destroy(e));
     src.pipe(gun);
     return { stream: gun, close: () => (src.destroy(), gun.destroy()) };
   }
   if (zstd) {
-    const child = spawn('zstd', ['-d', '-c', '-q', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // zstd reads the file itself unless someone counts the bytes: then they pass through us.
+    const child = spawn('zstd', ['-d', '-c', '-q', '--', onRead ? '-' : file], { stdio: 'pipe' });
+    if (!onRead) child.stdin.end();
+    if (onRead) {
+      const src = createReadStream(file, { highWaterMark: 1 << 20 });
+      src.on('data', (c) => onRead(c.length));
+      src.on('error', () => child.kill('SIGKILL'));
+      child.stdin.on('error', () => src.destroy());
+      src.pipe(child.stdin);
+    }
     const err: Buffer[] = [];
     child.stderr.on('data', (c: Buffer) => err.push(c));
     const exit = new Promise<void>((resolve, reject) => {
@@ -62,7 +73,15 @@ export async function openLayerStream(file: string): Promise<{ stream: AsyncIter
     return { stream: gen(), close: () => child.kill('SIGKILL') };
   }
   const src = createReadStream(file, { highWaterMark: 1 << 20 });
-  return { stream: src, close: () => src.destroy() };
+  const close = () => src.destroy();
+  if (!onRead) return { stream: src, close };
+  async function* counted() {
+    for await (const c of src) {
+      onRead!((c as Buffer).length);
+      yield c as Buffer;
+    }
+  }
+  return { stream: counted(), close };
 }
 
 export async function checkBlobDigest(file: string, digest: string): Promise<void> {

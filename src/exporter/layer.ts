@@ -34,6 +34,8 @@ export interface WriteLayerOptions {
   level?: number;
   /** gzip: take unchanged segments' members from earlier layers in the store (default true). */
   reuseMembers?: boolean;
+  /** Counts the uncompressed tar bytes as they are packed (progress). */
+  onBytes?: (bytes: number) => void;
 }
 
 /** Bumped when the bytes writeLayer produces for the same tree change, so memoised layers are not mixed in. */
@@ -99,6 +101,7 @@ export async function writeLayer(dir: string, store: ContentStore, opts: WriteLa
   const hashed = function* (): Generator<Buffer> {
     for (const seg of tar) {
       diffHash.update(seg);
+      opts.onBytes?.(seg.length);
       yield seg;
     }
   };

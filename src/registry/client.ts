@@ -191,6 +191,7 @@ export class RegistryClient {
             offset += c.length;
             if (offset > desc.size) throw new RegistryError({ registry: ref.registry, repository: ref.repository, operation: ctx.operation, detail: `more than the ${desc.size} bytes announced` });
             hash.update(c);
+            this.net.emit({ kind: 'blob-progress', digest: desc.digest, done: offset, total: desc.size });
             if (cancelled()) {
               res.body.destroy();
               return;

@@ -35,6 +35,8 @@ export type RegistryEvent =
   | { kind: 'blob-mounted'; registry: string; repository: string; digest: string; from: string }
   | { kind: 'blob-uploaded'; registry: string; repository: string; digest: string; size: number; chunks: number }
   | { kind: 'blob-downloaded'; registry: string; repository: string; digest: string; size: number }
+  /** Bytes of a blob received so far (every chunk: views throttle). */
+  | { kind: 'blob-progress'; digest: string; done: number; total: number }
   | { kind: 'blob-cached'; digest: string }
   | { kind: 'manifest-pushed'; registry: string; repository: string; reference: string; digest: string }
   | { kind: 'retry'; registry: string; operation: string; attempt: number; delayMs: number; reason: string }

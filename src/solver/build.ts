@@ -19,7 +19,7 @@ import { InputError, SourceError, StratumError } from '../util/errors.js';
 import { Session } from './session.js';
 import { LOCAL_REGISTRY, normalizeRef, storeLock } from '../store/index.js';
 import { recoverStore } from './maintenance.js';
-import type { RegistryClient } from '../registry/index.js';
+import type { RegistryClient, RegistryEvent } from '../registry/index.js';
 import { checkExecutor } from '../worker/executor.js';
 import { contextSource } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
@@ -31,6 +31,7 @@ import { runStep } from './run.js';
 import { copyStep, workdirStep } from './copy.js';
 import { exportImage, feedsImage, layerFor } from './export.js';
 import type { BuildOptions, BuildResult, Platform } from './types.js';
+import { byteMeter, type ByteMeter } from './transfer.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
 
@@ -162,12 +163,28 @@ function registryPuller(session: Session, opts: BuildOptions): ImageResolver {
     if (!parsed.registry || parsed.registry === LOCAL_REGISTRY) return undefined;
     // Loaded on first use: most builds never talk to a registry.
     const { createRegistryClient, pullAndTag } = await import('../registry/index.js');
-    client ??= createRegistryClient(session.root, opts.registry ?? {});
+    client ??= createRegistryClient(session.root, opts.registry ?? {}, { onEvent: pullProgress(opts.onProgress) });
     opts.onProgress?.({ kind: 'pull', ref, time: Date.now() });
     return (await pullAndTag(client, ref, session.content, session.images, { platform: opts.platform })).manifest;
   };
 }
 
+
+/** Blob downloads as transfer events, so a person sees a big base arrive. */
+function pullProgress(emit: BuildOptions['onProgress']): (e: RegistryEvent) => void {
+  const meters = new Map<string, { meter: ByteMeter; seen: number }>();
+  return (e) => {
+    if (e.kind === 'blob-progress') {
+      let m = meters.get(e.digest);
+      if (!m) meters.set(e.digest, (m = { meter: byteMeter(emit, 'pull', e.digest, e.total), seen: 0 }));
+      m.meter.add(e.done - m.seen);
+      m.seen = e.done;
+    } else if (e.kind === 'blob-downloaded') {
+      meters.get(e.digest)?.meter.end();
+      meters.delete(e.digest);
+    }
+  };
+}
 
 /** Starts every stage the target needs (independent ones run at once) and waits for the target. */
 async function buildStages(ctx: BuildContext, target: number, controller: AbortController): Promise<StageState> {
@@ -256,10 +273,10 @@ async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageS
       named.kind === 'oci-layout'
         ? await resolveOciLayout(ctx.session, named.path, named.ref)
         : await resolveImage(ctx.session, named.ref, ctx.pull);
-    return stateFromManifest(ctx.session, desc, ctx.platform);
+    return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
   }
   const desc = await resolveImage(ctx.session, ref, ctx.pull);
-  return stateFromManifest(ctx.session, desc, ctx.platform);
+  return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
 }
 
 async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {

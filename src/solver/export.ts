@@ -16,6 +16,7 @@ import { mapLimit } from '../util/concurrency.js';
 import { InputError, StratumError } from '../util/errors.js';
 import type { BuildContext } from './context.js';
 import type { ChainEntry, StageState } from './state.js';
+import { byteMeter } from './transfer.js';
 import type { BuildResult, LayerSummary } from './types.js';
 
 const making = new Map<string, Promise<LayerInfo>>();
@@ -55,10 +56,13 @@ async function makeLayer(ctx: BuildContext, entry: ChainEntry): Promise<LayerInf
   const meta = await snapshots.meta(entry.snapshot);
   const known = meta?.layers[memoKey];
   if (known && (await ctx.session.content.has(known.digest))) return known;
+  const meter = byteMeter(ctx.emit, 'compress', entry.createdBy.split('\n')[0]!.slice(0, 60) || entry.snapshot);
   const layer = await writeLayer(snapshots.fsPath(entry.snapshot), ctx.session.content, {
     compression,
     sourceDateEpoch: ctx.opts.sourceDateEpoch,
+    onBytes: (n) => meter.add(n),
   });
+  meter.end();
   const fresh = await snapshots.meta(entry.snapshot);
   if (fresh) {
     fresh.layers[memoKey] = layer;

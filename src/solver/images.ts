@@ -6,10 +6,13 @@ import { InputError } from '../util/errors.js';
 import type { Session } from './session.js';
 import { cacheKey } from './cache.js';
 import type { ChainEntry, StageState } from './state.js';
-import type { Platform } from './types.js';
+import { byteMeter } from './transfer.js';
+import type { Platform, ProgressEvent } from './types.js';
+
+type Emit = (e: ProgressEvent) => void;
 
 /** Unpacks (once) every layer of a manifest into snapshots and returns the stage state it starts. */
-export async function stateFromManifest(session: Session, manifestDesc: Descriptor, platform: Platform): Promise<StageState> {
+export async function stateFromManifest(session: Session, manifestDesc: Descriptor, platform: Platform, emit?: Emit): Promise<StageState> {
   const desc = await selectPlatform(session, manifestDesc, platform);
   const manifest = await session.content.readManifest(desc.digest);
   const config = await session.content.readConfig(manifest.config.digest);
@@ -21,7 +24,7 @@ export async function stateFromManifest(session: Session, manifestDesc: Descript
   const layerHistory = (config.history ?? []).filter((h) => !h.empty_layer);
   for (const [i, layer] of manifest.layers.entries()) {
     const diffID = config.rootfs.diff_ids[i]!;
-    const snapshot = await snapshotForLayer(session, layer, diffID);
+    const snapshot = await snapshotForLayer(session, layer, diffID, emit);
     const createdBy = layerHistory[i]?.created_by ?? '';
     chain.push({ snapshot, layer: { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType }, createdBy });
   }
@@ -44,7 +47,7 @@ const unpacking = new Map<string, Promise<string>>();
  * diff_id is used for another blob only once that blob too is shown to have that diff_id: an image cannot make
  * later builds run on its files by claiming another image's layer.
  */
-export function snapshotForLayer(session: Session, layer: Descriptor, diffID: string): Promise<string> {
+export function snapshotForLayer(session: Session, layer: Descriptor, diffID: string, emit?: Emit): Promise<string> {
   // Per store root and blob; a remembered snapshot may since have been pruned, so check it still exists.
   const memo = `${session.root}\0${diffID}\0${layer.digest}`;
   const known = unpacking.get(memo);
@@ -52,16 +55,16 @@ export function snapshotForLayer(session: Session, layer: Descriptor, diffID: st
     return known.then(async (id) => {
       if (await session.snapshots.exists(id)) return id;
       if (unpacking.get(memo) === known) unpacking.delete(memo);
-      return snapshotForLayer(session, layer, diffID);
+      return snapshotForLayer(session, layer, diffID, emit);
     });
   }
-  const p = unpackOnce(session, layer, diffID);
+  const p = unpackOnce(session, layer, diffID, emit);
   unpacking.set(memo, p);
   p.catch(() => unpacking.delete(memo));
   return p;
 }
 
-async function unpackOnce(session: Session, layer: Descriptor, diffID: string): Promise<string> {
+async function unpackOnce(session: Session, layer: Descriptor, diffID: string, emit?: Emit): Promise<string> {
   const blob = { path: session.content.blobPath(layer.digest), mediaType: layer.mediaType, digest: layer.digest, diffID };
   const record = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
   const known = await session.snapshots.byDiffID(diffID);
@@ -77,7 +80,9 @@ async function unpackOnce(session: Session, layer: Descriptor, diffID: string): 
   const staging = await session.snapshots.prepare();
   try {
     await rm(staging.upper, { recursive: true, force: true });
-    await applyLayer(blob, staging.upper, { format: 'overlay' });
+    const meter = byteMeter(emit, 'unpack', layer.digest, layer.size);
+    await applyLayer(blob, staging.upper, { format: 'overlay', onRead: (n) => meter.add(n) });
+    meter.end();
     await mkdir(staging.upper, { recursive: true });
     const id = await staging.commit(false);
     const meta = await session.snapshots.meta(id);

@@ -64,7 +64,11 @@ export type ProgressEvent =
   | { kind: 'stage-done'; stage: string; time: number }
   | { kind: 'export'; what: string; time: number }
   | { kind: 'pull'; ref: string; time: number }
-  | { kind: 'push'; ref: string; uploaded: number; skipped: number; mounted: number; time: number };
+  | { kind: 'push'; ref: string; uploaded: number; skipped: number; mounted: number; time: number }
+  /** Bytes moved by long work a person waits on: unpacking a base layer, pulling a blob, packing a layer. */
+  | { kind: 'transfer'; action: TransferAction; id: string; done: number; total?: number; finished?: boolean; time: number };
+
+export type TransferAction = 'unpack' | 'pull' | 'compress';
 
 /** What a post-export step is given: the stored image, and the store it is in. */
 export interface ExportedBuild {

@@ -5,7 +5,7 @@ import type { BuildOptions, Compression } from '../../solver/types.js';
 import { InputError } from '../../util/errors.js';
 import { collect } from '../options.js';
 import { keyValues, parseBuildContext, parseOutput, parsePlatforms, parseSecret, parseSourceDateEpoch } from '../../solver/request.js';
-import { formatSize, progressPrinter, type ProgressMode } from '../progress.js';
+import { buildProgress, formatSize, PROGRESS_MODES, type ProgressMode } from '../progress.js';
 import { rootOf } from '../root.js';
 import { interruptSignal } from '../signals.js';
 
@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--build-context <name=source>', 'extra named context: DIR, oci-layout://DIR[:TAG], docker-image://REF (repeatable)', collect)
     .option('--platform <os/arch>', 'target platform (only this machine\'s platform can run RUN steps)')
     .option('-o, --output <spec>', 'type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=local,dest=DIR | type=tar,dest=FILE | type=image|registry[,name=REF][,push=true] | DIR (repeatable)', collect)
-    .option('--progress <mode>', 'auto, plain, json or quiet', 'auto')
+    .option('--progress <mode>', 'auto (live view on a terminal, else plain), tty, plain, json (rawjson) or quiet (only the digest)', 'auto')
     .option('--no-cache', 'do not use the build cache')
     .option('--no-cache-filter <stage>', 'do not use the cache for this stage (repeatable)', collect)
     .option('--secret <id=ID,src=FILE>', 'secret for RUN --mount=type=secret (repeatable)', collect)
@@ -72,8 +72,17 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
         process.stdout.write(JSON.stringify(await localEngine.dryRun(opts), null, 2) + '\n');
         return;
       }
-      const result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), signal: interruptSignal() });
-      if (flags.quiet) {
+      const quiet = flags.quiet || flags.progress === 'quiet';
+      const view = buildProgress(quiet ? 'quiet' : flags.progress);
+      let result;
+      try {
+        result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), onProgress: (e) => view.onEvent(e), signal: interruptSignal() });
+      } catch (e) {
+        view.close(false);
+        throw e;
+      }
+      view.close();
+      if (quiet) {
         process.stdout.write(`${result.manifestDigest}\n`);
         return;
       }
@@ -87,7 +96,7 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
 }
 
 export function toBuildOptions(context: string, f: BuildFlags, root: string | undefined): BuildOptions {
-  if (!['auto', 'plain', 'json', 'quiet'].includes(f.progress)) throw new InputError(`--progress must be auto, plain, json or quiet`);
+  if (!PROGRESS_MODES.includes(f.progress)) throw new InputError(`--progress ${f.progress}: expected one of ${PROGRESS_MODES.join(', ')}`);
   if (!['missing', 'never'].includes(f.pull)) throw new InputError(`--pull must be missing or never`);
   if (!['gzip', 'zstd', 'none'].includes(f.compression)) throw new InputError(`--compression must be gzip, zstd or none`);
   const outputs = (f.output ?? []).map((o) => parseOutput(o));
@@ -112,6 +121,5 @@ export function toBuildOptions(context: string, f: BuildFlags, root: string | un
     push,
     pull: f.pull !== 'never',
     registry: { insecureRegistry: f.insecureRegistry, caCert: f.caCert },
-    onProgress: progressPrinter(f.quiet ? 'quiet' : f.progress),
   };
 }
