@@ -9,6 +9,7 @@ import { planTarget, type PlanContext } from './plan.js';
 import { select } from './definition.js';
 import { targetDeps } from './resolve.js';
 import type { BakeDefinition, SourcePos } from './types.js';
+import { InputError, StratumError } from '../util/errors.js';
 
 export type { BuildFn };
 
@@ -128,17 +129,42 @@ export function saveRun(run: BakeRun, stateDir: string): string {
   return file;
 }
 
-/** Loads a saved run (default: the last one). */
+/** Run ids under `stateDir`, newest first. */
+function recordedRuns(stateDir: string): string[] {
+  try {
+    return fs
+      .readdirSync(stateDir)
+      .filter((e) => fs.existsSync(path.join(stateDir, e, 'run.json')))
+      .sort()
+      .reverse();
+  } catch {
+    return [];
+  }
+}
+
+/** Loads a saved run (default: the last one). A run that is not there is the user's input (InputError, exit 2). */
 export function loadRun(stateDir = bakeStateDir(), runId?: string): BakeRun {
   let id = runId;
   if (!id) {
     try {
       id = fs.readFileSync(path.join(stateDir, 'last'), 'utf8').trim();
     } catch {
-      throw new Error(`no bake run recorded yet under ${stateDir}`);
+      throw new InputError(`no bake run recorded yet under ${stateDir} (stratum bake records its runs there)`);
     }
   }
-  return JSON.parse(fs.readFileSync(path.join(stateDir, id, 'run.json'), 'utf8')) as BakeRun;
+  const file = path.join(stateDir, id, 'run.json');
+  // an id is one directory name: `--run ../x` must not read outside the runs
+  if (id !== path.basename(id) || id === '.' || id === '..' || !fs.existsSync(file)) {
+    const known = recordedRuns(stateDir);
+    const listed = known.length ? `recorded: ${known.slice(0, 5).join(', ')}${known.length > 5 ? ` and ${known.length - 5} more` : ''}` : 'none is recorded there: --root or $STRATUM_ROOT picks where runs are kept';
+    throw new InputError(`no bake run ${JSON.stringify(id)} under ${stateDir} (${listed})`);
+  }
+  const text = fs.readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text) as BakeRun;
+  } catch (e) {
+    throw new StratumError(`the record of bake run ${id} is damaged (${file}): ${(e as Error).message}`);
+  }
 }
 
 /**

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { rootOf } from '../root.js';
 import { bakeStateDir, loadRun, renderReport } from '../../bake/index.js';
-import { InputError } from '../../util/errors.js';
 import { which } from '../../util/exec.js';
 
 export function register(program: Command): void {
@@ -14,15 +13,11 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write the page here (default: <run dir>/report.html)')
     .option('--run <id>', 'a run id other than the last one')
     .option('--open', 'open the page in the desktop browser (xdg-open)')
-    .addHelpText('after', `\nRuns are kept under ROOT/bake (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum).\nExit codes: 0 written, 2 no run recorded.`)
+    .addHelpText('after', `\nRuns are kept under ROOT/bake (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum).\nExit codes: 0 written, 1 a damaged run record, 2 no such run recorded.`)
     .action(async (opts: { output?: string; run?: string; open?: boolean }, command: Command) => {
       const root = rootOf(command);
-      let run;
-      try {
-        run = loadRun(root ? path.join(root, 'bake') : bakeStateDir(), opts.run);
-      } catch (e) {
-        throw new InputError(`cannot load the bake run: ${(e as Error).message}`);
-      }
+      // loadRun says which run is missing and where it looked (exit 2); an unreadable disk stays a system error
+      const run = loadRun(root ? path.join(root, 'bake') : bakeStateDir(), opts.run);
       const out = path.resolve(opts.output ?? path.join(run.runDir, 'report.html'));
       fs.mkdirSync(path.dirname(out), { recursive: true });
       const tmp = `${out}.tmp-${process.pid}`;
