@@ -121,7 +121,7 @@ export function liveBuildView(out: Screen, intervalMs = 100, now: () => number =
           above.push(cut(` => export ${e.what}`));
           break;
         case 'push':
-          above.push(cut(` => push ${e.ref}: ${e.uploaded} uploaded, ${e.mounted} mounted, ${e.skipped} already there`));
+          above.push(cut(` => push ${e.ref}@${e.digest}: ${e.uploaded} uploaded, ${e.mounted} mounted, ${e.skipped} already there`));
           break;
         default:
           break;

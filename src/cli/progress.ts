@@ -52,7 +52,7 @@ export function progressPrinter(mode: 'plain' | 'json' | 'quiet', out: NodeJS.Wr
         out.write(`#pull ${e.ref}\n`);
         break;
       case 'push':
-        out.write(`#push ${e.ref}: ${e.uploaded} blob(s) uploaded, ${e.mounted} mounted, ${e.skipped} already there\n`);
+        out.write(`#push ${e.ref}@${e.digest}: ${e.uploaded} blob(s) uploaded, ${e.mounted} mounted, ${e.skipped} already there\n`);
         break;
       case 'transfer': {
         // A line when it starts and one when it ends: the counts between are for live views.

@@ -75,7 +75,7 @@ async function pushTags(ctx: BuildContext, digest: string, tags: string[]): Prom
   const client = createRegistryClient(ctx.session.root, ctx.opts.registry ?? {});
   for (const t of remote) {
     const r = await client.push(ctx.session.content, desc, t);
-    ctx.emit({ kind: 'push', ref: t, uploaded: r.uploaded, skipped: r.skipped, mounted: r.mounted, time: Date.now() });
+    ctx.emit({ kind: 'push', ref: t, digest: r.digest, uploaded: r.uploaded, skipped: r.skipped, mounted: r.mounted, time: Date.now() });
   }
 }
 

@@ -64,7 +64,8 @@ export type ProgressEvent =
   | { kind: 'stage-done'; stage: string; time: number }
   | { kind: 'export'; what: string; time: number }
   | { kind: 'pull'; ref: string; time: number }
-  | { kind: 'push'; ref: string; uploaded: number; skipped: number; mounted: number; time: number }
+  /** A tag pushed: `digest` is what the registry now serves under `ref`. */
+  | { kind: 'push'; ref: string; digest: string; uploaded: number; skipped: number; mounted: number; time: number }
   /** Bytes moved by long work a person waits on: unpacking a base layer, pulling a blob, packing a layer. */
   | { kind: 'transfer'; action: TransferAction; id: string; done: number; total?: number; finished?: boolean; time: number };
 
