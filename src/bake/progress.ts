@@ -61,6 +61,7 @@ export function plainProgress(out: Out): ProgressView {
           if (p.kind === 'step-start') line(e.time, e.target, `#${p.step}/${p.total} ${p.stage ? `${p.stage}: ` : ''}${p.text}`);
           else if (p.kind === 'step-done') line(e.time, e.target, `#${p.step} ${p.cached ? 'CACHED' : `done ${secs(p.durationMs)}`}`);
           else if (p.kind === 'export') line(e.time, e.target, `export ${p.what}`);
+          else if (p.kind === 'push') line(e.time, e.target, `push ${p.ref}@${p.digest} (${p.uploaded} uploaded, ${p.mounted} mounted, ${p.skipped} already there)`);
           else if (p.kind === 'step-log') {
             const buf = (partial.get(e.target) ?? '') + p.data;
             const lines = buf.split('\n');
@@ -129,6 +130,7 @@ export function ttyProgress(out: Out, intervalMs = 120): ProgressView {
           const p = e.event;
           if (r && p.kind === 'step-start') r.step = `#${p.step}/${p.total} ${p.text.replace(/\s+/g, ' ')}`;
           else if (r && p.kind === 'export') r.step = `export ${p.what}`;
+          else if (r && p.kind === 'push') r.step = `pushed ${p.ref}`;
           break;
         }
         case 'target-done': {

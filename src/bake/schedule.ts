@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { BuildFn } from '../solver/engine.js';
-import type { BuildResult, PostExportStep, ProgressEvent } from '../solver/types.js';
+import type { BuildOptions, BuildResult, PostExportStep, ProgressEvent } from '../solver/types.js';
 import { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
 import { planTarget, type PlanContext } from './plan.js';
 import { select } from './definition.js';
@@ -40,6 +40,8 @@ export interface TargetRecord {
   reason?: string;
   steps: StepRecord[];
   tags: string[];
+  /** What was pushed, as `ref@digest`. */
+  pushed?: string[];
   logFile: string;
   source?: SourcePos;
 }
@@ -77,6 +79,8 @@ export interface RunBakeOptions {
   jobs?: number;
   keepGoing?: boolean;
   push?: boolean;
+  /** Registries reached over plain HTTP or unverified TLS, and extra CAs, for every target's pulls and pushes. */
+  registry?: BuildOptions['registry'];
   noCache?: boolean;
   cwd?: string;
   env?: Record<string, string | undefined>;
@@ -245,10 +249,21 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
         }
         log.write(`${stamp()} [${e.stage} ${e.step}] ${e.cached ? 'CACHED' : `done in ${(e.durationMs / 1000).toFixed(2)}s`}\n`);
       } else if (e.kind === 'export') log.write(`${stamp()} export ${e.what}\n`);
+      else if (e.kind === 'push') {
+        (r.pushed ??= []).push(`${e.ref}@${e.digest}`);
+        log.write(`${stamp()} pushed ${e.ref}@${e.digest}\n`);
+      }
       emit({ kind: 'progress', time: Date.now(), target: t, event: e });
     };
     try {
-      const result = await build({ ...plans.get(t)!, ...(opts.root ? { root: opts.root } : {}), ...(opts.afterExport ? { afterExport: opts.afterExport } : {}), onProgress, signal: opts.signal });
+      const result = await build({
+        ...plans.get(t)!,
+        ...(opts.root ? { root: opts.root } : {}),
+        ...(opts.afterExport ? { afterExport: opts.afterExport } : {}),
+        ...(opts.registry ? { registry: opts.registry } : {}),
+        onProgress,
+        signal: opts.signal,
+      });
       r.status = 'done';
       r.result = result;
       r.tags = result.tags?.length ? result.tags : r.tags;

@@ -33,6 +33,7 @@ export function summaryTable(run: BakeRun): string {
   const done = run.targets.filter((t) => t.status === 'done').length;
   const lines = [fmt(head), ...rows.map(fmt)];
   lines.push(`${done}/${run.targets.length} built in ${humanDuration(run.durationMs)}${run.ok ? '' : ' — FAILED'}; logs: ${path.join(run.runDir, 'logs')}`);
+  for (const t of run.targets) for (const p of t.pushed ?? []) lines.push(`${t.name} pushed ${p}`);
   for (const t of run.targets.filter((x) => x.status === 'failed')) lines.push(`${t.name} failed: ${(t.error ?? '').split('\n')[0]} (log: ${t.logFile})`);
   return lines.join('\n') + '\n';
 }

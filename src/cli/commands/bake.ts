@@ -18,6 +18,8 @@ interface BakeCliOptions {
   keepGoing?: boolean;
   metadataFile?: string;
   verify?: boolean;
+  insecureRegistry?: string[];
+  caCert?: string[];
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -36,6 +38,8 @@ export function register(program: Command): void {
     .option('--print', 'print the resolved definition as JSON (as docker buildx bake --print) and exit')
     .option('--push', 'push the tags of every tagged target once built (with --print: as --set "*.push=true")')
     .option('--load', 'images always go to the local image store (with --print: as --set "*.load=true")')
+    .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry, for pushes and FROM pulls (repeatable; also STRATUM_INSECURE_REGISTRIES)', collect, [])
+    .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable; also certs.d/<host>/*.crt)', collect, [])
     .option('--no-cache', 'shorthand for --set "*.no-cache=true": do not use the build cache')
     .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
@@ -73,7 +77,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       let run;
       try {
         const afterExport = opts.verify ? [(await import('../../verify/step.js')).verifyStep()] : undefined;
-        run = await runBake(def, { root: rootOf(command), build: engine, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build: engine, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);
