@@ -25,6 +25,8 @@ export function register(program: Command): void {
 Blobs the registry already has are not sent (HEAD first); blobs seen in another repository of the same
 registry are mounted; the rest go up in chunks that resume after a dropped connection. The manifest
 goes last, so the tag never points at missing blobs; a multi-platform image goes up as its index.
+The destination names a registry as docker reads it, except that "localhost/" without a port is the
+local store's own prefix (stratum images): push localhost/app:1 localhost:5000/app:1 sends it to a registry.
 Exit codes: 0 pushed, 1 the registry refused or failed, 2 bad input.`,
     )
     .action(async (name: string, dest: string | undefined, flags: RegistryFlags & { chunkSize?: number; quiet?: boolean }, command: Command) => {
