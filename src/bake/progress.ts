@@ -1,7 +1,7 @@
 /** Progress views for a bake run: live (TTY), plain timestamped lines (CI), JSON lines (machines). */
 import type { BakeEvent } from './schedule.js';
 
-export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'rawjson' | 'quiet';
 
 export interface ProgressView {
   onEvent(e: BakeEvent): void;
@@ -17,7 +17,7 @@ interface Out {
 
 export function createProgress(mode: ProgressMode, out: Out = process.stderr): ProgressView {
   const m = mode === 'auto' ? (out.isTTY && process.env.TERM !== 'dumb' ? 'tty' : 'plain') : mode;
-  if (m === 'json') return jsonProgress(out);
+  if (m === 'json' || m === 'rawjson') return jsonProgress(out);
   if (m === 'tty') return ttyProgress(out);
   if (m === 'quiet') return { onEvent: () => undefined, close: () => undefined };
   return plainProgress(out);

@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry, for pushes and FROM pulls (repeatable; also STRATUM_INSECURE_REGISTRIES)', collect, [])
     .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable; also certs.d/<host>/*.crt)', collect, [])
     .option('--no-cache', 'shorthand for --set "*.no-cache=true": do not use the build cache')
-    .addOption(new Option('--progress <mode>', 'progress output').choices(['auto', 'plain', 'tty', 'json', 'quiet']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'progress output (quiet: only each built target and its digest, no table; rawjson: as json)').choices(['auto', 'plain', 'tty', 'json', 'rawjson', 'quiet']).default('auto'))
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
     .option('--keep-going', 'after a failure, still build every target that does not depend on it')
     .option('--metadata-file <file>', 'write build result metadata (JSON, buildx-like) to this file')
@@ -84,7 +84,10 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
         process.off('SIGTERM', onSig);
       }
       if (opts.metadataFile) writeMetadata(run, opts.metadataFile);
-      if (opts.progress === 'json') process.stderr.write(summaryTable(run));
+      if (opts.progress === 'quiet') {
+        // What scripts read: one line per built target, its name and its image digest.
+        for (const t of run.targets) if (t.result) process.stdout.write(`${t.name} ${t.result.manifestDigest}\n`);
+      } else if (opts.progress === 'json' || opts.progress === 'rawjson') process.stderr.write(summaryTable(run));
       else process.stdout.write(summaryTable(run));
       if (!run.ok) {
         const failed = run.targets.filter((t) => t.status === 'failed').map((t) => t.name);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { localEngine } from '../../solver/engine.js';
 import { verifyStep } from '../../verify/step.js';
-import type { BuildOptions, Compression } from '../../solver/types.js';
+import type { BuildOptions, Compression, ProgressEvent } from '../../solver/types.js';
 import { InputError } from '../../util/errors.js';
 import { collect } from '../options.js';
 import { keyValues, parseBuildContext, parseOutput, parsePlatforms, parseSecret, parseSourceDateEpoch } from '../../solver/request.js';
@@ -75,8 +75,13 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
       const quiet = flags.quiet || flags.progress === 'quiet';
       const view = buildProgress(quiet ? 'quiet' : flags.progress);
       let result;
+      const pushed: string[] = [];
       try {
-        result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), onProgress: (e) => view.onEvent(e), signal: interruptSignal() });
+        const onProgress = (e: ProgressEvent) => {
+          if (e.kind === 'push') pushed.push(`${e.ref}@${e.digest}`);
+          view.onEvent(e);
+        };
+        result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), onProgress, signal: interruptSignal() });
       } catch (e) {
         view.close(false);
         throw e;
@@ -89,6 +94,7 @@ Exit codes: 0 built, 1 the build failed, 2 bad input, 3 the machine lacks root, 
       const out = process.stdout;
       out.write(`\nimage ${result.manifestDigest}\n`);
       for (const t of result.tags) out.write(`tagged ${t}\n`);
+      for (const p of pushed) out.write(`pushed ${p}\n`);
       out.write(`steps ${result.stepsTotal} (${result.stepsCached} cached) in ${(result.durationMs / 1000).toFixed(1)}s\n`);
       out.write(`layers ${result.layers.length}, size ${formatSize(result.size)}\n`);
       for (const l of result.layers) out.write(`  ${l.digest.slice(7, 19)}  ${formatSize(l.size).padStart(8)}  ${l.createdBy.split('\n')[0]!.slice(0, 90)}\n`);

@@ -89,4 +89,6 @@ test('stratum build pulls a missing FROM image from its registry and --push send
   const again = await stratum(['build', ctx, '-t', `${reg.host}/cli/app:1`, '--push', ...flags], { root, env });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /0 blob\(s\) uploaded/);
+  // The summary names what the registry now serves under the tag.
+  assert.ok(again.stdout.includes(`\ntagged ${reg.host}/cli/app:1\npushed ${reg.host}/cli/app:1@${digest}\n`), again.stdout);
 });
