@@ -8,6 +8,7 @@ import { checkTarget } from './checks.js';
 import { filesFromEnv, readBakeFiles } from './files.js';
 import { evaluateBodies } from './load.js';
 import { parseOverrides } from './overrides.js';
+import { listTargets, listVariables, parseList } from './list.js';
 import { finalContext, rebaseContextPaths } from './paths.js';
 import { definedNames, errorAt, readTargets, targetDeps } from './resolve.js';
 import { parseFile } from './syntax.js';
@@ -161,8 +162,8 @@ export interface CliInput {
   stdin?: AsyncIterable<unknown>;
 }
 
-/** `bake [TARGETS] -f ... --set ... --var ...` → the resolved definition, as buildx reads its flags. */
-export async function definitionFromCli(inp: CliInput): Promise<BakeDefinition> {
+/** The files, `--var` values and BUILDX_BAKE_FILE_RELATIVE_PATHS of a bake command line. */
+async function cliInputs(inp: CliInput): Promise<{ files: BakeFile[]; vars: Record<string, string>; relativePaths: boolean }> {
   for (const t of inp.targets) if (/^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/.test(t)) throw new InputError(`remote bake definitions are not supported by stratum: ${t}`);
   const names = inp.files.length ? inp.files : await filesFromEnv(inp.env, inp.cwd);
   const files = await readBakeFiles(names, inp.cwd, inp.stdin);
@@ -176,6 +177,12 @@ export async function definitionFromCli(inp: CliInput): Promise<BakeDefinition> 
   }
   const rel = inp.env.BUILDX_BAKE_FILE_RELATIVE_PATHS?.trim();
   if (rel && !['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'].includes(rel)) throw new InputError(`failed to parse BUILDX_BAKE_FILE_RELATIVE_PATHS value ${JSON.stringify(rel)}`);
+  return { files, vars, relativePaths: envFlag(rel) };
+}
+
+/** `bake [TARGETS] -f ... --set ... --var ...` → the resolved definition, as buildx reads its flags. */
+export async function definitionFromCli(inp: CliInput): Promise<BakeDefinition> {
+  const { files, vars, relativePaths } = await cliInputs(inp);
   const overrides = [...inp.sets];
   if (inp.push && inp.print) overrides.push('*.push=true');
   if (inp.load && inp.print) overrides.push('*.load=true');
@@ -186,6 +193,21 @@ export async function definitionFromCli(inp: CliInput): Promise<BakeDefinition> 
     targets: inp.targets.length ? inp.targets : ['default'],
     overrides,
     cwd: inp.cwd,
-    relativePaths: envFlag(rel),
+    relativePaths,
   });
+}
+
+/** `bake --list SPEC`: the files evaluated (with --var and the environment), targets not resolved; as buildx prints it. */
+export async function listFromCli(inp: CliInput, list: string): Promise<string> {
+  const spec = parseList(list);
+  const { files, vars } = await cliInputs(inp);
+  const env = inp.env;
+  const envLookup = !envFlag(env.BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP);
+  const bodies = [];
+  for (const f of files) bodies.push(await parseFile(f));
+  const cfg = evaluateBodies(bodies, {
+    lookupVar: (n) => (Object.prototype.hasOwnProperty.call(vars, n) ? vars[n] : envLookup ? env[n] : undefined),
+    builtins: { BAKE_CMD_CONTEXT: 'cwd://', BAKE_LOCAL_PLATFORM: localPlatform() },
+  });
+  return spec.type === 'targets' ? listTargets(cfg, spec.format) : listVariables(cfg, spec.format);
 }

@@ -3,7 +3,7 @@ export type { Value, HclFunction, Scope } from './expr.js';
 export { evaluate, parseTemplate, parseExpression } from './expr.js';
 export { stdlib } from './functions.js';
 export { DEFAULT_BAKE_FILES, filesFromEnv, readBakeFiles } from './files.js';
-export { definitionFromCli, envFlag, loadBake, printView, select, type CliInput, type LoadOptions, type Selection } from './definition.js';
+export { definitionFromCli, envFlag, listFromCli, loadBake, printView, select, type CliInput, type LoadOptions, type Selection } from './definition.js';
 export { targetDeps } from './resolve.js';
 export { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
 export { imageRefFor, internalTag, planTarget, parsePlatform, type PlanContext } from './plan.js';

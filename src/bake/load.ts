@@ -328,7 +328,13 @@ export function evaluateBodies(bodies: RawBody[], opt: EvalOptions): Config {
     }
   }
 
-  const cfg: Config = { groups: [], targets: [], sources: {} };
+  const variables = [...vars.values()].map((b) => {
+    const d = attrOf(b, 'description');
+    const dv = d ? at(b, 'description', () => evalRaw(d.expr, scope)) : null;
+    const type = varType(b);
+    return { name: b.label, description: dv === null ? '' : toStr(dv, 'description'), ...(type ? { type } : {}), value: values.get(b.label) ?? null };
+  });
+  const cfg: Config = { groups: [], targets: [], variables, sources: {} };
   for (const [b, insts] of perBlock) {
     for (const i of insts) {
       resolveAll(i);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { createProgress, definitionFromCli, printView, runBake, summaryTable, writeMetadata, type BuildFn, type ProgressMode } from '../../bake/index.js';
+import { createProgress, definitionFromCli, listFromCli, printView, runBake, summaryTable, writeMetadata, type BuildFn, type ProgressMode } from '../../bake/index.js';
 import { InputError, StratumError } from '../../util/errors.js';
 import { rootOf } from '../root.js';
 
@@ -9,6 +9,7 @@ interface BakeCliOptions {
   set: string[];
   var: string[];
   print?: boolean;
+  list?: string;
   push?: boolean;
   load?: boolean;
   /** commander turns --no-cache into cache=false */
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--set <target.key=value>', 'override a target attribute, e.g. "*.args.VERSION=2", "app.tags=x:1", "*.platform=linux/amd64" (repeatable; a glob matches target names)', collect, [])
     .option('--var <name=value>', 'set a variable (wins over the environment; repeatable)', collect, [])
     .option('--print', 'print the resolved definition as JSON (as docker buildx bake --print) and exit')
+    .option('--list <type>', 'list the targets (and groups) or the variables of the bake files and exit: "targets", "variables", or "type=targets,format=json"')
     .option('--push', 'push the tags of every tagged target once built (with --print: as --set "*.push=true")')
     .option('--load', 'images always go to the local image store (with --print: as --set "*.load=true")')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry, for pushes and FROM pulls (repeatable; also STRATUM_INSECURE_REGISTRIES)', collect, [])
@@ -59,6 +61,11 @@ the last run as an HTML page.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
     .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
+      if (opts.list !== undefined) {
+        if (opts.print) throw new InputError('--print and --list are mutually exclusive');
+        process.stdout.write(await listFromCli({ files: opts.file, targets, sets: opts.set, vars: opts.var, env: process.env, cwd: process.cwd() }, opts.list));
+        return;
+      }
       const def = await definitionFromCli({ files: opts.file, targets, sets: opts.set, vars: opts.var, push: opts.push, load: opts.load, noCache: opts.cache === false, print: opts.print, env: process.env, cwd: process.cwd() });
       if (opts.print) {
         process.stdout.write(JSON.stringify(printView(def), null, 2) + '\n');
