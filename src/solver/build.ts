@@ -32,6 +32,7 @@ import { copyStep, workdirStep } from './copy.js';
 import { exportImage, feedsImage, layerFor } from './export.js';
 import type { BuildOptions, BuildResult, Platform } from './types.js';
 import { byteMeter, type ByteMeter } from './transfer.js';
+import { fetchRemoteContext, isRemoteContext } from './remote-context.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
 
@@ -49,7 +50,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const controller = new AbortController();
   const onAbort = () => controller.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let remote: Awaited<ReturnType<typeof fetchRemoteContext>> | undefined;
   try {
+    // A git or http(s) context is fetched into tmp/ under the lock, so a prune never sweeps it mid-build.
+    if (isRemoteContext(opts.context)) ({ opts } = remote = await fetchRemoteContext(session, opts));
     const ctx = await prepare(session, opts, controller.signal);
     const target = ctx.plan.stages[ctx.plan.target]!;
     const finalState = await buildStages(ctx, target.index, controller);
@@ -58,6 +62,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return { ...result, stepsTotal: ctx.counters.total, stepsCached: ctx.counters.cached, durationMs: Date.now() - started };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    await remote?.cleanup();
     await release();
   }
 }
@@ -272,11 +277,17 @@ async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageS
     const desc =
       named.kind === 'oci-layout'
         ? await resolveOciLayout(ctx.session, named.path, named.ref)
-        : await resolveImage(ctx.session, named.ref, ctx.pull);
+        : await imageByRef(ctx, named.ref);
     return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
   }
-  const desc = await resolveImage(ctx.session, ref, ctx.pull);
+  const desc = await imageByRef(ctx, ref);
   return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
+}
+
+/** --pull (always): a name with a registry is fetched again even when the store has it; the puller skips the rest. */
+async function imageByRef(ctx: BuildContext, ref: string) {
+  const fresh = ctx.opts.pull === 'always' ? await ctx.pull?.(ref) : undefined;
+  return fresh ?? (await resolveImage(ctx.session, ref, ctx.pull));
 }
 
 async function dispatch(ctx: BuildContext, scope: StageScope, state: StageState, cmd: Command, n: number, total: number): Promise<StageState> {

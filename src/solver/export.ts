@@ -108,7 +108,7 @@ export async function exportImage(ctx: BuildContext, state: StageState): Promise
     createdBy: state.chain[i]?.createdBy ?? '',
   }));
   const size = manifest.size + configDesc.size + layers.reduce((a, l) => a + l.size, 0);
-  return { manifestDigest: manifest.digest, configDigest: configDesc.digest, size, layers: summaries, tags };
+  return { manifestDigest: manifest.digest, manifest, configDigest: configDesc.digest, size, layers: summaries, tags };
 }
 
 /**
@@ -123,6 +123,7 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
     JSON.stringify(stable),
     JSON.stringify(history?.map(({ created: _c, ...h }) => h)),
     JSON.stringify(layers.map((l) => l.digest)),
+    JSON.stringify(ctx.opts.annotations ?? {}),
   );
   const file = path.join(ctx.session.layout.cacheImages, `${key.slice(7)}.json`);
   if (!ctx.opts.noCache && ctx.opts.sourceDateEpoch === undefined) {
@@ -134,7 +135,7 @@ async function reuseOrWriteImage(ctx: BuildContext, state: StageState, layers: L
     }
     if (known && (await ctx.session.content.has(known.manifest.digest)) && (await ctx.session.content.has(known.config.digest))) return known;
   }
-  const written = await writeImage(ctx.session.content, { layers, config });
+  const written = await writeImage(ctx.session.content, { layers, config, annotations: ctx.opts.annotations });
   await mkdir(path.dirname(file), { recursive: true });
   await atomicWrite(file, JSON.stringify(written));
   return written;

@@ -23,10 +23,35 @@ export function keyValues(list: string[] = [], what: string, env: NodeJS.Process
   return out;
 }
 
+/**
+ * Splits on commas as buildx's CSV reader does: a double-quoted stretch keeps its commas (`"name=a:1,b:1"`, and
+ * `name="a:1,b:1"` too), `""` inside quotes is one quote.
+ */
+export function csvSplit(spec: string, what = spec): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < spec.length; i++) {
+    const c = spec[i]!;
+    if (c === '"') {
+      if (quoted && spec[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === ',' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (quoted) throw new InputError(`${what}: unterminated quote`);
+  out.push(cur);
+  return out;
+}
+
 /** Comma-separated `k=v` fields (--output, --secret); a field without `=` is `k=true`. */
 export function csvFields(spec: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of spec.split(',')) {
+  for (const part of csvSplit(spec)) {
     const i = part.indexOf('=');
     if (i < 0) out[part.trim()] = 'true';
     else out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
@@ -61,6 +86,8 @@ function bool(v: string | undefined, what: string): boolean {
  * `type=image[,name=N][,push=true]`, `type=registry[,name=N]`. A key the engine would not honour is refused.
  */
 export function parseOutput(spec: string, what = `--output ${spec}`): ParsedOutput {
+  // `-o -` is a tar of the root filesystem on stdout, as buildx has it.
+  if (spec === '-') return { output: { type: 'tar', dest: '-' }, tags: [], push: false };
   if (!spec.includes('=')) return { output: { type: 'local', dest: spec }, tags: [], push: false };
   return parseOutputFields(csvFields(spec), 'local', what);
 }
@@ -79,6 +106,7 @@ export function parseOutputFields(f: Record<string, string>, defaultType: string
   // docker without dest loads the image into the daemon: here, the local store has it already.
   if (type === 'docker' && !f.dest) return { tags, push: false };
   if (!f.dest) throw new InputError(`${what}: dest=... is required for type=${type}`);
+  if (type === 'local' && f.dest === '-') throw new InputError(`${what}: a local output cannot go to stdout (use type=tar,dest=-)`);
   switch (type) {
     case 'oci':
       return { output: { type: 'oci', dest: f.dest, tar: f.tar === undefined || bool(f.tar, `${what} tar`) }, tags, push: false };
@@ -133,13 +161,82 @@ export function parseSourceDateEpoch(value: string | undefined, what = 'SOURCE_D
   return Number(value);
 }
 
-/** `id=ID,src=FILE` (or `source=`) for --secret: a file RUN --mount=type=secret shows. */
-export function parseSecret(spec: string): [string, string] {
+/** A --secret as written: a file, an environment variable, or (neither given) decided by `secretSource`. */
+export interface SecretSpec {
+  id: string;
+  src?: string;
+  env?: string;
+}
+
+/** `id=ID[,src=FILE|,env=VAR][,type=file|env]`, as buildx reads --secret; `env=VAR` alone is the secret VAR. */
+export function parseSecret(spec: string): SecretSpec {
   const f = csvFields(spec);
-  for (const k of Object.keys(f)) if (!['id', 'src', 'source', 'type'].includes(k)) throw new InputError(`--secret ${spec}: "${k}" is not supported (id=ID,src=FILE)`);
-  if (f.type !== undefined && f.type !== 'file') throw new InputError(`--secret ${spec}: only type=file secrets are supported`);
-  const id = f.id;
-  const src = f.src ?? f.source;
-  if (!id || !src) throw new InputError(`--secret ${spec}: expected id=ID,src=FILE`);
-  return [id, src];
+  for (const k of Object.keys(f)) if (!['id', 'src', 'source', 'env', 'type'].includes(k)) throw new InputError(`--secret ${spec}: "${k}" is not supported (id=ID,src=FILE or id=ID,env=VAR)`);
+  if (f.type !== undefined && f.type !== 'file' && f.type !== 'env') throw new InputError(`--secret ${spec}: type must be file or env`);
+  let src = f.src ?? f.source;
+  let env = f.env;
+  if (f.type === 'env' && env === undefined) [env, src] = [src, undefined];
+  if (src !== undefined && env !== undefined) throw new InputError(`--secret ${spec}: give src= or env=, not both`);
+  const id = f.id ?? env ?? '';
+  if (!id) throw new InputError(`--secret ${spec}: expected id=ID[,src=FILE|,env=VAR]`);
+  return { id, ...(src !== undefined ? { src } : {}), ...(env !== undefined ? { env } : {}) };
+}
+
+/**
+ * Where a secret's value comes from. As buildx: one naming neither file nor variable is the variable of its id when
+ * that is set, else the file of that name; an unset variable gives no secret (the RUN that needs it fails).
+ */
+export function secretSource(s: SecretSpec, env: NodeJS.ProcessEnv = process.env): { file: string } | { value: string } | undefined {
+  if (s.src !== undefined) return { file: s.src };
+  const name = s.env ?? (env[s.id] !== undefined ? s.id : undefined);
+  if (name === undefined) return { file: s.id };
+  const value = env[name];
+  return value === undefined ? undefined : { value };
+}
+
+/** `default`, `ID` or `ID=SOCKET` for --ssh: an agent socket per id (SSH_AUTH_SOCK when none is named). */
+export function parseSsh(spec: string, env: NodeJS.ProcessEnv = process.env): [string, string] {
+  const i = spec.indexOf('=');
+  const id = i < 0 ? spec : spec.slice(0, i);
+  if (!id) throw new InputError(`--ssh ${spec}: expected default, ID or ID=SOCKET`);
+  const paths = i < 0 ? [] : spec.slice(i + 1).split(',').filter(Boolean);
+  if (paths.length > 1) throw new InputError(`--ssh ${spec}: one agent socket per id (key files are not supported)`);
+  const sock = paths[0] ?? env.SSH_AUTH_SOCK;
+  if (!sock) throw new InputError(`--ssh ${spec}: SSH_AUTH_SOCK is not set; name the agent socket as ${id}=SOCKET`);
+  return [id, sock];
+}
+
+/** `HOST:IP` or `HOST=IP` for --add-host (`=` lets an IPv6 address keep its colons). */
+export function parseAddHost(spec: string, isIP: (s: string) => boolean): { host: string; ip: string } {
+  const eq = spec.indexOf('=');
+  const i = eq >= 0 ? eq : spec.indexOf(':');
+  const host = i < 0 ? '' : spec.slice(0, i);
+  const ip = i < 0 ? '' : spec.slice(i + 1).replace(/^\[(.*)\]$/, '$1');
+  if (!host || !/^[A-Za-z0-9_.-]+$/.test(host)) throw new InputError(`--add-host ${spec}: expected HOST:IP`);
+  if (ip === 'host-gateway') throw new InputError(`--add-host ${spec}: host-gateway is not supported (no daemon gateway; give the address)`);
+  if (!isIP(ip)) throw new InputError(`--add-host ${spec}: "${ip}" is not an IP address`);
+  return { host, ip };
+}
+
+/** `KEY=VALUE` or `manifest:KEY=VALUE` for --annotation: the image manifest's annotations (there is no index yet). */
+export function parseAnnotation(spec: string): [string, string] {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new InputError(`--annotation ${spec}: expected KEY=VALUE`);
+  let key = spec.slice(0, eq);
+  const colon = key.indexOf(':');
+  const kind = colon < 0 ? '' : key.slice(0, colon);
+  if (/^(manifest|index|manifest-descriptor|index-descriptor)(\[.*\])?$/.test(kind)) {
+    if (kind !== 'manifest') throw new InputError(`--annotation ${spec}: only manifest annotations are supported (a single-platform build writes no index)`);
+    key = key.slice(colon + 1);
+  }
+  if (!key) throw new InputError(`--annotation ${spec}: expected KEY=VALUE`);
+  return [key, spec.slice(eq + 1)];
+}
+
+export const ENTITLEMENTS = ['network.host', 'security.insecure'];
+
+/** `--allow network.host|security.insecure`: what RUN may ask for with --network=host and --security=insecure. */
+export function parseEntitlement(spec: string): string {
+  if (!ENTITLEMENTS.includes(spec)) throw new InputError(`--allow ${spec}: expected one of ${ENTITLEMENTS.join(', ')}`);
+  return spec;
 }

@@ -44,8 +44,19 @@ export interface BuildOptions {
   push?: boolean;
   /** Registries reached over plain HTTP, and extra CA files, for pulls of FROM images and pushes. */
   registry?: { insecureRegistry?: string[]; caCert?: string[] };
-  /** Pull FROM images that name a registry and are not in the local store (default true). */
-  pull?: boolean;
+  /**
+   * Pull FROM images that name a registry and are not in the local store (default true); 'always' pulls them even
+   * when the store has them (buildx --pull).
+   */
+  pull?: boolean | 'always';
+  /** Entitlements granted (--allow): 'network.host', 'security.insecure'. */
+  entitlements?: string[];
+  /** SSH agents for RUN --mount=type=ssh: id -> agent socket path (--ssh). */
+  ssh?: Record<string, string>;
+  /** Extra /etc/hosts entries every RUN sees (--add-host). */
+  extraHosts?: { host: string; ip: string }[];
+  /** Annotations on the image manifest (--annotation). */
+  annotations?: Record<string, string>;
   /**
    * Steps run on the image once it is stored, before it is tagged, written to outputs or pushed: a step that
    * throws fails the build and leaves no tag (where verify, SBOMs, provenance and signing hook in).
@@ -97,6 +108,8 @@ export interface LayerSummary {
 export interface BuildResult {
   /** Digest of the image manifest (OCI). */
   manifestDigest: string;
+  /** The manifest's descriptor (its media type and size too), for --metadata-file. */
+  manifest?: Descriptor;
   configDigest: string;
   /** Total compressed size of layers + config + manifest. */
   size: number;

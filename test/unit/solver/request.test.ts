@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { csvFields, keyValues, parseBuildContext, parseContextSource, parseOutput, parsePlatforms, parseSecret, parseSourceDateEpoch } from '../../../src/solver/request.js';
+import { csvFields, csvSplit, keyValues, parseAddHost, parseAnnotation, parseBuildContext, parseContextSource, parseEntitlement, parseOutput, parsePlatforms, parseSecret, parseSourceDateEpoch, parseSsh, secretSource } from '../../../src/solver/request.js';
+import { isIP } from 'node:net';
 import { toBuildOptions } from '../../../src/cli/commands/build.js';
 
 describe('build request parser', () => {
@@ -22,7 +23,7 @@ describe('build request parser', () => {
     assert.throws(() => parseOutput('type=cacheonly'), /type must be one of/);
     assert.throws(() => parseOutput('type=oci'), /dest=\.\.\. is required/);
     assert.throws(() => parseOutput('type=oci,dest=o,tar=maybe'), /expected true or false/);
-    assert.throws(() => parseSecret('id=a,env=HOME'), /"env" is not supported/);
+    assert.throws(() => parseSecret('id=a,uid=1'), /"uid" is not supported/);
     assert.throws(() => parseContextSource('https://example.com/x.git', 'ctx'), /unsupported source/);
     assert.throws(() => parsePlatforms('linux/amd64,linux/arm64'), /one platform per build/);
     assert.throws(() => parseSourceDateEpoch('yesterday'), /must be a number of seconds/);
@@ -42,7 +43,7 @@ describe('build request parser', () => {
     assert.equal(parseSourceDateEpoch(''), undefined);
     assert.equal(parseSourceDateEpoch('1700000000'), 1700000000);
     assert.deepEqual(parsePlatforms('Linux/ARM64/v8'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
-    assert.deepEqual(parseSecret('id=a,src=/f'), ['a', '/f']);
+    assert.deepEqual(parseSecret('id=a,src=/f'), { id: 'a', src: '/f' });
     assert.deepEqual(csvFields('a=1, b ,c=x=y'), { a: '1', b: 'true', c: 'x=y' });
     assert.deepEqual(keyValues(['A=1', 'HOME', 'NOPE'], '--build-arg', { HOME: '/root' }), { A: '1', HOME: '/root' });
   });
@@ -64,5 +65,67 @@ describe('build request parser', () => {
       if (prev === undefined) delete process.env.SOURCE_DATE_EPOCH;
       else process.env.SOURCE_DATE_EPOCH = prev;
     }
+  });
+  it('reads buildx flags as buildx does: quoted names, -o -, secrets, ssh, hosts, annotations, --allow, --pull', () => {
+    assert.deepEqual(csvSplit('type=image,"name=a:1,b:1",push=true'), ['type=image', 'name=a:1,b:1', 'push=true']);
+    assert.deepEqual(csvSplit('name="a:1,b:1",x="a""b"'), ['name=a:1,b:1', 'x=a"b']);
+    assert.throws(() => csvSplit('name="a'), /unterminated quote/);
+    assert.deepEqual(parseOutput('type=registry,"name=r:5000/a:1,r:5000/b:1"'), { tags: ['r:5000/a:1', 'r:5000/b:1'], push: true });
+    assert.deepEqual(parseOutput('-').output, { type: 'tar', dest: '-' });
+    assert.deepEqual(parseOutput('type=oci,dest=-').output, { type: 'oci', dest: '-', tar: true });
+    assert.throws(() => parseOutput('type=local,dest=-'), /cannot go to stdout/);
+
+    assert.deepEqual(parseSecret('env=TOKEN'), { id: 'TOKEN', env: 'TOKEN' });
+    assert.deepEqual(parseSecret('id=t,type=env,src=TOKEN'), { id: 't', env: 'TOKEN' });
+    assert.throws(() => parseSecret('id=t,src=f,env=V'), /not both/);
+    assert.throws(() => parseSecret('type=ssh,id=x'), /type must be file or env/);
+    const env = { TOKEN: 'sekrit' };
+    assert.deepEqual(secretSource({ id: 'TOKEN' }, env), { value: 'sekrit' }, 'id alone: the variable when set');
+    assert.deepEqual(secretSource({ id: 'f.txt' }, env), { file: 'f.txt' }, 'id alone: else the file');
+    assert.equal(secretSource({ id: 'x', env: 'UNSET' }, env), undefined);
+
+    assert.deepEqual(parseSsh('default', { SSH_AUTH_SOCK: '/a.sock' }), ['default', '/a.sock']);
+    assert.deepEqual(parseSsh('gh=/b.sock', {}), ['gh', '/b.sock']);
+    assert.throws(() => parseSsh('default', {}), /SSH_AUTH_SOCK is not set/);
+    assert.throws(() => parseSsh('k=/a,/b', {}), /one agent socket per id/);
+
+    const ip = (s: string) => isIP(s) !== 0;
+    assert.deepEqual(parseAddHost('db:10.0.0.2', ip), { host: 'db', ip: '10.0.0.2' });
+    assert.deepEqual(parseAddHost('v6:::1', ip), { host: 'v6', ip: '::1' });
+    assert.deepEqual(parseAddHost('v6=fe80::1', ip), { host: 'v6', ip: 'fe80::1' });
+    assert.throws(() => parseAddHost('db:nope', ip), /is not an IP address/);
+    assert.throws(() => parseAddHost('db:host-gateway', ip), /host-gateway is not supported/);
+
+    assert.deepEqual(parseAnnotation('org.opencontainers.image.title=x'), ['org.opencontainers.image.title', 'x']);
+    assert.deepEqual(parseAnnotation('manifest:a=b=c'), ['a', 'b=c']);
+    assert.throws(() => parseAnnotation('index:a=b'), /only manifest annotations/);
+    assert.throws(() => parseAnnotation('manifest-descriptor:a=b'), /only manifest annotations/);
+    assert.equal(parseEntitlement('network.host'), 'network.host');
+    assert.throws(() => parseEntitlement('device'), /expected one of network.host, security.insecure/);
+
+    const base = { progress: 'plain' as const, cache: true, compression: 'gzip' };
+    assert.equal(toBuildOptions('.', base, undefined).pull, true);
+    assert.equal(toBuildOptions('.', { ...base, pull: true }, undefined).pull, 'always');
+    assert.equal(toBuildOptions('.', { ...base, pull: 'never' }, undefined).pull, false);
+    assert.throws(() => toBuildOptions('.', { ...base, pull: 'sometimes' }, undefined), /--pull=sometimes: expected/);
+    const o = toBuildOptions('.', { ...base, allow: ['security.insecure'], addHost: ['a:1.2.3.4'], annotation: ['k=v'] }, undefined);
+    assert.deepEqual(o.entitlements, ['security.insecure']);
+    assert.deepEqual(o.extraHosts, [{ host: 'a', ip: '1.2.3.4' }]);
+    assert.deepEqual(o.annotations, { k: 'v' });
+  });
+
+  it('--no-cache-filter reaches the request (commander would read it as the negation of --cache-filter)', async () => {
+    const { Command } = await import('commander');
+    const { register } = await import('../../../src/cli/commands/build.js');
+    const program = new Command();
+    register(program);
+    let seen: unknown;
+    program.commands[0]!.action((ctx: string, f: Parameters<typeof toBuildOptions>[1]) => {
+      seen = toBuildOptions(ctx, f, undefined).noCacheFilter;
+    });
+    await program.parseAsync(['node', 'stratum', 'build', '--no-cache-filter', 'a', '--no-cache-filter', 'b', '.']);
+    assert.deepEqual(seen, ['a', 'b']);
+    await program.parseAsync(['node', 'stratum', 'build', '.']);
+    assert.equal(seen, undefined);
   });
 });
