@@ -1,5 +1,9 @@
-/** The target graph: `contexts = { x = "target:y" }` makes `y` a dependency of the target. */
+/**
+ * The target graph: `contexts = { x = "target:y" }` makes `y` a dependency of the target, and so
+ * does a FROM of one of y's tags (infer.ts).
+ */
 import { SourceError } from '../util/errors.js';
+import type { FromEdge } from './infer.js';
 import { targetDeps } from './resolve.js';
 import type { BakeDefinition } from './types.js';
 
@@ -14,8 +18,11 @@ export interface TargetGraph {
   depth: Record<string, number>;
 }
 
-/** Builds the graph of the given targets; a cycle is a SourceError naming the first target's file:line. */
-export function buildGraph(def: BakeDefinition, targets: string[]): TargetGraph {
+/**
+ * Builds the graph of the given targets; a cycle is a SourceError naming the first target's
+ * file:line and the targets around it. `fromDeps` adds the edges inferred from FROM (infer.ts).
+ */
+export function buildGraph(def: BakeDefinition, targets: string[], fromDeps: Record<string, FromEdge[]> = {}): TargetGraph {
   const deps: Record<string, string[]> = {};
   const dependents: Record<string, string[]> = {};
   for (const t of targets) {
@@ -24,7 +31,7 @@ export function buildGraph(def: BakeDefinition, targets: string[]): TargetGraph 
   for (const t of targets) {
     const td = def.targets[t];
     if (!td) throw new SourceError('?', 1, 1, `unknown target "${t}"`);
-    deps[t] = [...new Set(targetDeps(td))];
+    deps[t] = [...new Set([...targetDeps(td), ...(fromDeps[t] ?? []).map((e) => e.dep)])];
     for (const d of deps[t]!) {
       if (!(d in dependents)) {
         const src = def.sources[t];
@@ -43,7 +50,14 @@ export function buildGraph(def: BakeDefinition, targets: string[]): TargetGraph 
     if (s === 1) {
       const cycle = [...path.slice(path.indexOf(t)), t];
       const src = def.sources[t];
-      throw new SourceError(src?.file ?? '?', src?.line ?? 1, 1, `dependency cycle through contexts: ${cycle.join(' -> ')}`);
+      // name how each target needs the next: a target: context, or FROM one of its tags
+      const how = (a: string, b: string) => {
+        const e = (fromDeps[a] ?? []).find((x) => x.dep === b);
+        return e && !targetDeps(def.targets[a]!).includes(b) ? ` (FROM ${e.ref})` : '';
+      };
+      const text = cycle.map((x, i) => (i ? ` -> ${x}` : x) + (i < cycle.length - 1 ? how(x, cycle[i + 1]!) : '')).join('');
+      const inferred = cycle.some((x, i) => i < cycle.length - 1 && how(x, cycle[i + 1]!));
+      throw new SourceError(src?.file ?? '?', src?.line ?? 1, 1, `dependency cycle through ${inferred ? 'contexts and FROM images' : 'contexts'}: ${text}`);
     }
     state.set(t, 1);
     path.push(t);

@@ -9,6 +9,7 @@ import { InputError, SourceError } from '../util/errors.js';
 import type { BuildOptions, ContextSource, OutputSpec } from '../solver/types.js';
 import { parseContextSource, parseOutputFields, parseSourceDateEpoch, type ParsedOutput } from '../solver/request.js';
 import { parsePlatform } from '../util/platform.js';
+import type { FromEdge } from './infer.js';
 import type { BakeDefinition, TargetDef } from './types.js';
 
 export interface PlanContext {
@@ -21,6 +22,8 @@ export interface PlanContext {
   noCache?: boolean;
   /** Targets other targets depend on (they get an internal tag so dependents can find them). */
   needed: Set<string>;
+  /** Images a target's Dockerfile uses that another target of the bake tags (infer.ts). */
+  fromDeps?: Record<string, FromEdge[]>;
 }
 
 /** The reference dependents use for a dependency's image: its first tag, else an internal one. */
@@ -113,6 +116,8 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
       }
     }
   }
+  // the image the dependency has just built, not whatever the store or a registry had under its tag
+  for (const e of ctx.fromDeps?.[name] ?? []) contexts[e.ref] ??= { kind: 'docker-image', ref: imageRefFor(e.dep, def.targets[e.dep]!, ctx.runId, def.linked.includes(e.dep)) };
   if (Object.keys(contexts).length) opts.contexts = contexts;
 
   const outputs: OutputSpec[] = [];

@@ -5,9 +5,9 @@ import path from 'node:path';
 import type { BuildFn } from '../solver/engine.js';
 import type { BuildOptions, BuildResult, PostExportStep, ProgressEvent } from '../solver/types.js';
 import { buildGraph, transitiveDependents, type TargetGraph } from './graph.js';
+import { fromEdges } from './infer.js';
 import { planTarget, type PlanContext } from './plan.js';
 import { select } from './definition.js';
-import { targetDeps } from './resolve.js';
 import type { BakeDefinition, SourcePos } from './types.js';
 import { InputError, StratumError } from '../util/errors.js';
 
@@ -178,18 +178,19 @@ export function loadRun(stateDir = bakeStateDir(), runId?: string): BakeRun {
  */
 export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promise<BakeRun> {
   const sel = select(def, opts.targets ?? []);
-  const graph: TargetGraph = buildGraph(def, sel.targets);
   const jobs = Math.max(1, opts.jobs ?? os.availableParallelism());
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
+  const fromDeps = fromEdges(def, sel.targets, cwd);
+  const graph: TargetGraph = buildGraph(def, sel.targets, fromDeps);
   const runId = opts.runId ?? newRunId();
   const stateDir = opts.stateDir ?? (opts.root ? path.join(opts.root, 'bake') : bakeStateDir(env));
   const runDir = path.join(stateDir, runId);
   const logDir = path.join(runDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
 
-  const needed = new Set(sel.targets.flatMap((t) => targetDeps(def.targets[t]!)));
-  const planCtx: PlanContext = { cwd, runId, runDir, env, push: opts.push, noCache: opts.noCache, needed };
+  const needed = new Set(sel.targets.flatMap((t) => graph.deps[t]!));
+  const planCtx: PlanContext = { cwd, runId, runDir, env, push: opts.push, noCache: opts.noCache, needed, fromDeps };
   // plan everything first: a missing context is reported before any build starts
   const plans = new Map(graph.order.map((t) => [t, planTarget(def, t, planCtx)] as const));
   const build = opts.build;
