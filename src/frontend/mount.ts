@@ -194,6 +194,8 @@ export function parseMount(value: string, where: { file: string; line: number; c
       m.gid ??= 0;
       break;
     case 'secret':
+      // As BuildKit: source= names the secret too, and wins over id=.
+      if (m.source !== undefined && m.source !== '') m.id = m.source;
       if (m.id === undefined || m.id === '') {
         if (m.target === '') fail('one of id or target is required for a secret mount');
         m.id = m.target.replace(/\/+$/, '').split('/').pop() ?? '';
@@ -205,6 +207,7 @@ export function parseMount(value: string, where: { file: string; line: number; c
       m.required ??= false;
       break;
     case 'ssh':
+      if (m.source !== undefined) fail('ssh does not support source');
       m.id ??= 'default';
       if (m.target === '') m.target = `/run/buildkit/ssh_agent.${sshIndex}`;
       m.mode ??= 0o600;

@@ -1,4 +1,4 @@
-import { chown, chmod, mkdir, rm } from 'node:fs/promises';
+import { chown, chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
@@ -16,6 +16,7 @@ import { advance, DEFAULT_PATH, type StageState } from './state.js';
 import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from '../worker/rootfs.js';
 import { lookupCache, recordCache } from './lookup.js';
 import { CacheMounts } from './cachemounts.js';
+import { prepareSecret, prepareSsh } from './runmounts.js';
 
 type RunCmd = Extract<Command, { kind: 'run' }>;
 
@@ -31,15 +32,23 @@ const SCRIPT_PATH = '/dev/.stratum-script';
 
 export async function runStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: RunCmd, n: number) {
   const env = expansionEnv(scope, state);
-  const mountSpecs: MountSpec[] = cmd.mounts.map((raw) =>
-    parseMount(ctx.lex.expandWord(raw, env), { file: ctx.df.file, line: cmd.ins.line }),
-  );
+  let sshIndex = 0;
+  const mountSpecs: MountSpec[] = cmd.mounts.map((raw) => {
+    const m = parseMount(ctx.lex.expandWord(raw, env), { file: ctx.df.file, line: cmd.ins.line }, sshIndex);
+    if (m.type === 'ssh') sshIndex++;
+    return m;
+  });
   const network = cmd.network ?? 'default';
   if (!['default', 'none', 'host'].includes(network)) {
     throw new InputError(`${ctx.df.file}:${cmd.ins.line}: --network must be default, none or host, not ${network}`);
   }
+  const security = cmd.security ?? 'sandbox';
+  checkEntitlements(ctx, cmd.ins.line, network, security);
   const { argv, script } = runArgv(cmd, state);
   const processEnv = runEnv(scope, state);
+  // As BuildKit's ExecOp: the first ssh mount's socket is SSH_AUTH_SOCK unless the image sets it.
+  const firstSsh = mountSpecs.find((m) => m.type === 'ssh');
+  if (firstSsh && !processEnv.some((kv) => kv.startsWith('SSH_AUTH_SOCK='))) processEnv.push(`SSH_AUTH_SOCK=${firstSsh.target}`);
   const cfg = state.config.config ?? {};
   const at = `${ctx.df.file}:${cmd.ins.line}: RUN --mount`;
   const mountKeys = await Promise.all(mountSpecs.map((m) => mountKey(ctx, m, at)));
@@ -52,6 +61,10 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
     cfg.WorkingDir ?? '/',
     network,
     JSON.stringify(mountKeys),
+    // Sandbox (the default) adds nothing, so keys from before --security was honoured stay valid.
+    ...(security === 'insecure' ? ['insecure'] : []),
+    // --add-host entries are part of what the step ran with, as in BuildKit's exec meta; none keeps old keys.
+    ...(ctx.opts.extraHosts?.length ? [JSON.stringify(ctx.opts.extraHosts)] : []),
   );
   const createdBy = historyText(`RUN ${cmd.ins.text.replace(/^RUN\s+/i, '')}`);
   const hit = await lookupCache(ctx, scope, key);
@@ -65,10 +78,21 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
     try {
       const user = await resolveUser(merged, cfg.User ?? 'root');
       const prepared: SpecMount[] = [];
-      for (const m of mountSpecs) prepared.push(await prepareMount(ctx, m, cmd.ins.line, cleanups));
+      const secretEnv: string[] = [];
+      for (const m of mountSpecs) {
+        const where = `${ctx.df.file}:${cmd.ins.line}: RUN --mount=type=${m.type}${m.target ? `,target=${m.target}` : ''}`;
+        if (m.type === 'secret') {
+          const s = await prepareSecret(ctx, m, where, cleanups);
+          if (s.mount) prepared.push(s.mount);
+          if (s.env) secretEnv.push(s.env);
+        } else if (m.type === 'ssh') {
+          const s = await prepareSsh(ctx, m, where, cleanups);
+          if (s) prepared.push(s);
+        } else prepared.push(await prepareMount(ctx, m, cmd.ins.line, cleanups));
+      }
       const extra: SpecMount[] = [
         { destination: '/etc/resolv.conf', type: 'bind', source: '/etc/resolv.conf', options: ['rbind', 'ro'] },
-        { destination: '/etc/hosts', type: 'bind', source: '/etc/hosts', options: ['rbind', 'ro'] },
+        { destination: '/etc/hosts', type: 'bind', source: await hostsFile(ctx, cleanups), options: ['rbind', 'ro'] },
         ...prepared,
       ];
       if (script) {
@@ -81,7 +105,9 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
       result = await runContainer({
         rootfs: merged,
         args: argv,
-        env: processEnv,
+        // Proxy build args and secrets reach the process but neither the cache key nor the image.
+        env: withOverrides(processEnv, [...proxyEnv(ctx), ...secretEnv]),
+        privileged: security === 'insecure',
         cwd,
         uid: user.uid,
         gid: user.gid,
@@ -107,6 +133,48 @@ export async function runStep(ctx: BuildContext, scope: StageScope, state: Stage
   return { state: advance(state, key, outcome.snapshot, createdBy), cached: false };
 }
 
+/** The host's /etc/hosts, plus the --add-host entries when there are any. */
+async function hostsFile(ctx: BuildContext, cleanups: (() => Promise<void>)[]): Promise<string> {
+  const extra = ctx.opts.extraHosts ?? [];
+  if (!extra.length) return '/etc/hosts';
+  const base = await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost\n');
+  const text = `${base.replace(/\n?$/, '\n')}${extra.map((h) => `${h.ip}\t${h.host}\n`).join('')}`;
+  const file = await writeTempFile(ctx.session.snapshots, text, 0o644);
+  cleanups.push(() => rm(path.dirname(file), { recursive: true, force: true }));
+  return file;
+}
+
+/** `--network=host` and `--security=insecure` need the entitlement granted (`--allow`), as in buildx. */
+function checkEntitlements(ctx: BuildContext, line: number, network: string, security: string): void {
+  const granted = ctx.opts.entitlements ?? [];
+  for (const [asked, flag, ent] of [
+    [network === 'host', '--network=host', 'network.host'],
+    [security === 'insecure', '--security=insecure', 'security.insecure'],
+  ] as const) {
+    if (asked && !granted.includes(ent)) throw new InputError(`${ctx.df.file}:${line}: RUN ${flag}: entitlement ${ent} is not allowed (grant it with --allow ${ent})`);
+  }
+}
+
+/** BuildKit's predefined proxy args: given with --build-arg, they reach RUN without an ARG line. */
+export const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'].flatMap((n) => [n, n.toLowerCase()]);
+
+function proxyEnv(ctx: BuildContext): string[] {
+  const args = ctx.opts.buildArgs ?? {};
+  return PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(args, k)).map((k) => `${k}=${args[k]}`);
+}
+
+/** `env` with each NAME=value of `extra` replacing an entry of that name or added at the end. */
+function withOverrides(env: string[], extra: string[]): string[] {
+  const out = [...env];
+  for (const kv of extra) {
+    const name = kv.slice(0, kv.indexOf('=') + 1);
+    const i = out.findIndex((e) => e.startsWith(name));
+    if (i >= 0) out[i] = kv;
+    else out.push(kv);
+  }
+  return out;
+}
+
 /** The environment of a RUN: the image ENV plus the stage's declared build args. */
 function runEnv(scope: StageScope, state: StageState): string[] {
   const env = [...(state.config.config?.Env ?? [])];
@@ -120,7 +188,7 @@ function runEnv(scope: StageScope, state: StageState): string[] {
 
 /** What a mount contributes to the step's key: its settings and, for binds, the content it shows. */
 async function mountKey(ctx: BuildContext, m: MountSpec, where: string): Promise<string> {
-  const settings = JSON.stringify({ ...m, env: undefined });
+  const settings = JSON.stringify(m);
   if (m.type !== 'bind') return settings;
   if (m.from) {
     const from = await fromState(ctx, m.from, `${where} from=${m.from}`);
@@ -168,15 +236,6 @@ async function prepareMount(
   switch (m.type) {
     case 'tmpfs':
       return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(m.size ? [`size=${m.size}`] : [])] };
-    case 'secret': {
-      const id = m.id ?? path.basename(m.target);
-      const src = ctx.opts.secrets?.[id];
-      if (!src) {
-        if (m.required) throw new InputError(`${where}: secret "${id}" is required but was not given (--secret id=${id},src=FILE)`);
-        return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: ['ro', 'size=4k'] };
-      }
-      return { destination: m.target, type: 'bind', source: path.resolve(src), options: ['rbind', 'ro'] };
-    }
     case 'cache': {
       if (m.from) throw new InputError(`${where}: cache mounts seeded from another stage are not supported yet`);
       const cm = cacheMountsFor(ctx.session.cacheMounts);

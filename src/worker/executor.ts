@@ -12,6 +12,8 @@ export interface ExecRequest extends ProcessSpec {
   rootfs: string;
   network: 'host' | 'none';
   mounts: SpecMount[];
+  /** RUN --security=insecure (see SpecOptions.privileged). */
+  privileged?: boolean;
   /** Where the bundle directory is made (inside the store's tmp). */
   scratchDir: string;
   onOutput?: (chunk: Buffer) => void;
@@ -59,6 +61,7 @@ export async function runContainer(req: ExecRequest): Promise<ExecResult> {
     network: req.network,
     process: { args: req.args, env: req.env, cwd: req.cwd, uid: req.uid, gid: req.gid, additionalGids: req.additionalGids },
     extraMounts: req.mounts,
+    privileged: req.privileged,
   });
   await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
   const lines: string[] = [];

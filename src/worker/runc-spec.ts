@@ -2,6 +2,7 @@
  * Builds the OCI runtime config (config.json) for one RUN step. The shape follows the OCI runtime
  * spec; the defaults (capabilities, masked paths, mounts) match what Docker gives a build container.
  */
+import { readFileSync } from 'node:fs';
 
 export interface SpecMount {
   destination: string;
@@ -26,6 +27,11 @@ export interface SpecOptions {
   /** 'host' shares the host network namespace; 'none' gives the container a loopback-only one. */
   network: 'host' | 'none';
   extraMounts: SpecMount[];
+  /**
+   * RUN --security=insecure: every capability, no masked or read-only /proc paths, /sys writable (as BuildKit's
+   * insecure mode; host devices are not passed in).
+   */
+  privileged?: boolean;
 }
 
 // Docker's default capability set for containers.
@@ -45,6 +51,28 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_KILL',
   'CAP_AUDIT_WRITE',
 ];
+
+/** Every capability Linux defines (to CAP_CHECKPOINT_RESTORE); runc skips those the kernel lacks. */
+export const ALL_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/**
+ * The capabilities of ALL_CAPABILITIES (indexed by their number) that this process's bounding set holds: a
+ * container cannot get more than we have, and runc fails outright when asked to.
+ */
+export function grantableCapabilities(status = readFileSync('/proc/self/status', 'utf8')): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (!hex) return DEFAULT_CAPABILITIES;
+  const bnd = BigInt('0x' + hex);
+  return ALL_CAPABILITIES.filter((_, i) => (bnd & (1n << BigInt(i))) !== 0n);
+}
 
 const MASKED_PATHS = [
   '/proc/acpi',
@@ -80,11 +108,11 @@ export function buildRuntimeSpec(o: SpecOptions): Record<string, unknown> {
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // A sysfs mount needs a network namespace of our own; with the host's network, bind it read-only.
     o.network === 'none'
-      ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] }
-      : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
+      ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', o.privileged ? 'rw' : 'ro'] }
+      : { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', o.privileged ? 'rw' : 'ro'] },
     ...o.extraMounts,
   ];
-  const caps = DEFAULT_CAPABILITIES;
+  const caps = o.privileged ? grantableCapabilities() : DEFAULT_CAPABILITIES;
   return {
     ociVersion: '1.0.2',
     process: {
@@ -93,7 +121,7 @@ export function buildRuntimeSpec(o: SpecOptions): Record<string, unknown> {
       args: o.process.args,
       env: o.process.env,
       cwd: o.process.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      capabilities: { bounding: caps, effective: caps, permitted: caps, ...(o.privileged ? { inheritable: caps, ambient: caps } : {}) },
       noNewPrivileges: false,
     },
     root: { path: o.rootfs, readonly: false },
@@ -101,8 +129,8 @@ export function buildRuntimeSpec(o: SpecOptions): Record<string, unknown> {
     mounts,
     linux: {
       namespaces,
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      maskedPaths: o.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: o.privileged ? [] : READONLY_PATHS,
     },
   };
 }
