@@ -154,7 +154,8 @@ export type Command =
 
 type FlagKind = 'string' | 'bool' | 'array';
 
-const ALLOWED_FLAGS: Record<string, Record<string, FlagKind>> = {
+/** Flags each instruction takes (frontend/support.ts lists them with their status; a test keeps the two equal). */
+export const ALLOWED_FLAGS: Record<string, Record<string, FlagKind>> = {
   FROM: { platform: 'string' },
   RUN: { mount: 'array', network: 'string', security: 'string' },
   COPY: { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'array' },
