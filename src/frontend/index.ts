@@ -5,7 +5,7 @@
 export * from './types.js';
 export { parseDockerfile, parseHeredocWord, heredocsInLine } from './parser.js';
 export { dumpBuildkit, goQuote } from './dump.js';
-export { ShellLex, ShellExpansionError, type ShellLexOptions } from './shell.js';
+export { ShellLex, ShellExpansionError, expandHeredocBody, type ShellLexOptions } from './shell.js';
 export * from './commands.js';
 export { argValue } from './args.js';
 export { REBUILD_TIME_RE, rebuildTimeOf } from './rebuild-time.js';

@@ -11,6 +11,8 @@ export interface ShellLexOptions {
   rawEscapes?: boolean;
   /** Leave references to unset variables as written instead of expanding them to ''. */
   skipUnsetEnv?: boolean;
+  /** Quotes are plain characters (an unquoted heredoc body: only `$` and the escape character act). */
+  skipProcessQuotes?: boolean;
 }
 
 export class ShellExpansionError extends Error {
@@ -151,7 +153,7 @@ class WordProcessor {
         sc.next();
         return { text: out, words: words.result() };
       }
-      if (ch === "'" || ch === '"' || ch === '$') {
+      if (ch === '$' || ((ch === "'" || ch === '"') && !this.opts.skipProcessQuotes)) {
         const piece = ch === "'" ? this.singleQuoted() : ch === '"' ? this.doubleQuoted() : this.dollar();
         out += piece;
         if (out.length > MAX_EXPANSION_LENGTH) throw new ShellExpansionError(`the expansion is longer than ${MAX_EXPANSION_LENGTH} characters`);
@@ -397,6 +399,15 @@ function trimSuffix(value: string, pattern: string, greedy: boolean, escape: str
 
 function envLookup(env: Record<string, string>): Lookup {
   return { get: (name) => (Object.prototype.hasOwnProperty.call(env, name) ? env[name] : undefined) };
+}
+
+/**
+ * The body of an unquoted heredoc (COPY/ADD <<EOF) as BuildKit expands it: variables, and `\` escaping the next
+ * character (so `\<newline>` is a bare newline, `\\` is one backslash, `\$` a dollar), quotes kept as written. BuildKit
+ * uses a backslash here whatever the escape directive says.
+ */
+export function expandHeredocBody(content: string, env: Record<string, string>): string {
+  return new ShellLex('\\', { skipProcessQuotes: true }).expandWord(content, env);
 }
 
 export class ShellLex {

@@ -3,10 +3,13 @@ import { link, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from '../frontend/index.js';
+import { expandHeredocBody } from '../frontend/index.js';
 import { applyLayer } from '../exporter/index.js';
 import { InputError } from '../util/errors.js';
 import { copyItems, DirMaker } from '../worker/copy.js';
-import { collectSources, hashSources, type SourceItem, type SourceRoot } from '../worker/sources.js';
+import { copyWithParents } from '../worker/copy-parents.js';
+import { collectSources, hashSources, type CollectOptions, type SourceItem, type SourceRoot } from '../worker/sources.js';
+import { parseChmod, type Chmod } from '../worker/filemode.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/git.js';
 import { download } from '../worker/http.js';
 import { resolveInRoot } from '../worker/securejoin.js';
@@ -31,7 +34,7 @@ interface Resolved {
   /** Set when the files live in another stage's or image's rootfs, read through a mount. */
   state?: StageState;
   /** Files from ADD URLs get 0600 unless --chmod says otherwise. */
-  defaultMode?: number;
+  defaultMode?: Chmod;
   mtime?: Date;
 }
 
@@ -43,14 +46,16 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
   const destRaw = x(cmd.dest);
   const workdir = cfg.WorkingDir || '/';
   let dest = path.posix.isAbsolute(destRaw) ? destRaw : path.posix.join(workdir, destRaw);
-  if ((destRaw.endsWith('/') || destRaw === '.' || destRaw.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
+  // An empty destination (`COPY f $empty`) is the working directory itself, as `.` is.
+  if ((destRaw === '' || destRaw.endsWith('/') || destRaw === '.' || destRaw.endsWith('/.')) && !dest.endsWith('/')) dest += '/';
   const chmod = cmd.chmod ? parseMode(x(cmd.chmod), where) : undefined;
+  const collect: CollectOptions = { allowEmptyWildcard: true, exclude: cmd.exclude.map(x) };
   const chownSpec = cmd.chown ? x(cmd.chown) : undefined;
   const from = cmd.from ? x(cmd.from) : undefined;
   const createdBy = historyText(cmd.ins.text);
   const tmpDirs: string[] = [];
   try {
-    const sources = await resolveSources(ctx, cmd, from, env, where, tmpDirs);
+    const sources = await resolveSources(ctx, cmd, from, env, where, tmpDirs, collect);
     const contentKeys = await Promise.all(sources.map((s) => s.keyParts()));
     // A --link layer does not depend on its parent, unless a named --chown reads the parent's /etc/passwd.
     const namedOwner = chownSpec !== undefined && !/^\d+(:\d+)?$/.test(chownSpec);
@@ -58,8 +63,11 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       cmd.link && !namedOwner ? 'link' : state.key,
       cmd.kind,
       dest,
-      chmod?.toString(8),
+      chmod?.text,
       chownSpec,
+      collect.exclude?.length ? JSON.stringify(collect.exclude) : undefined,
+      // With --parents the paths as written shape the result, not only the content they name.
+      cmd.parents ? JSON.stringify(cmd.sources.map(x)) : undefined,
       JSON.stringify(contentKeys),
     );
     const hit = await lookupCache(ctx, scope, key);
@@ -69,11 +77,13 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       const owner = chownSpec ? await resolveOwner(userRoot, chownSpec) : undefined;
       for (const s of sources) {
         await withSourceRoot(ctx, s, async (root, layers) => {
-          const items = await collectSources(root, s.patterns, where);
-          if (s.extract) await extractArchive(ctx, items, destRoot, dest, where);
+          const items = await collectSources(root, s.patterns, where, collect);
+          if (s.extract) await extractArchive(ctx, items, destRoot, dest, where, owner);
           else {
             const sourceLayers = layers ? { root: root.root, layers } : undefined;
-            await copyItems(items, { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', mode: chmod ?? s.defaultMode, what: where, sourceLayers });
+            const opts = { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', chmod: chmod ?? s.defaultMode, what: where, sourceLayers };
+            if (cmd.parents && s.patterns.length === 1) await copyWithParents(items, s.patterns[0]!, root, opts);
+            else await copyItems(items, opts);
           }
         });
       }
@@ -101,6 +111,7 @@ async function resolveSources(
   env: Record<string, string>,
   where: string,
   tmpDirs: string[],
+  collect: CollectOptions,
 ): Promise<Resolved[]> {
   const out: Resolved[] = [];
   const heredocs = new Map(cmd.heredocs.map((h) => [h.name, h]));
@@ -111,26 +122,34 @@ async function resolveSources(
       const dir = await tempDir(ctx, tmpDirs);
       const content = doc.expand ? expandHeredoc(doc.content, env) : doc.content;
       await writeFile(path.join(dir, doc.name), content, { mode: 0o644 });
-      out.push(plain({ root: dir, kind: 'context' }, [doc.name], false, where));
+      out.push(plain({ root: dir, kind: 'context' }, [doc.name], false, where, collect));
       continue;
     }
     const src = ctx.lex.expandWord(raw, env);
     if (from) {
       const f = await fromState(ctx, from, `${where} --from=${from}`);
-      if (f.kind === 'dir') out.push(plain(f.source, [src], false, where));
+      if (f.kind === 'dir') out.push(plain(f.source, [src], false, where, collect));
       else out.push({ root: { root: '', kind: 'rootfs', label: f.label }, patterns: [src], keyParts: async () => `${f.state.key}:${src}`, state: f.state });
       continue;
     }
     if (cmd.kind === 'add') {
       const git = parseGitSource(src);
       if (git) {
+        const checksum = cmd.checksum ? ctx.lex.expandWord(cmd.checksum, env) : undefined;
+        if (checksum !== undefined && git.checksum !== undefined && checksum !== git.checksum) {
+          throw new InputError(`${where}: checksum mismatch "${checksum}" != "${git.checksum}"`);
+        }
+        if (checksum !== undefined) git.checksum = checksum;
+        const keepGitFlag = cmd.ins.flags.some((f) => f.name === 'keep-git-dir');
+        if (keepGitFlag && git.keepGitDir !== undefined && git.keepGitDir !== cmd.keepGitDir) throw new InputError(`${where}: inconsistent keep-git-dir configuration`);
+        const keepGitDir = git.keepGitDir ?? cmd.keepGitDir;
         const { commit } = await resolveGitCommit(ctx.session.gitCache, git);
         const dir = await tempDir(ctx, tmpDirs);
-        const co = await checkoutGit(ctx.session.gitCache, git, path.join(dir, 'repo'), { keepGitDir: cmd.keepGitDir });
+        const co = await checkoutGit(ctx.session.gitCache, git, path.join(dir, 'repo'), { keepGitDir });
         out.push({
           root: { root: co.dir, kind: 'context' },
           patterns: ['/'],
-          keyParts: async () => `git:${git.url}#${commit}:${git.subdir ?? ''}:${cmd.keepGitDir}`,
+          keyParts: async () => `git:${git.url}#${commit}:${git.subdir ?? ''}:${keepGitDir}:${git.submodules !== false}:${JSON.stringify(collect.exclude)}`,
         });
         continue;
       }
@@ -139,26 +158,36 @@ async function resolveSources(
         const dl = await download(ctx.session.httpCache, src, checksum);
         const dir = await tempDir(ctx, tmpDirs);
         await link(dl.file, path.join(dir, dl.name));
-        out.push({ root: { root: dir, kind: 'context' }, patterns: [dl.name], keyParts: async () => `url:${src}:${dl.digest}`, defaultMode: 0o600 });
+        // A URL is never unpacked unless --unpack=true says so (then only when it is an archive).
+        const extract = cmd.unpack === true && (await archiveKind(dl.file)) !== undefined;
+        out.push({
+          root: { root: dir, kind: 'context' },
+          patterns: [dl.name],
+          extract,
+          keyParts: async () => `url:${src}:${dl.digest}:${extract}`,
+          defaultMode: URL_FILE_MODE,
+        });
         continue;
       }
-      if (cmd.checksum) throw new InputError(`${where}: --checksum can only be used with an http(s) URL`);
-      const archive = await isArchive(src, ctx.contextSource, where);
-      out.push(plain(ctx.contextSource, [src], archive, where));
+      if (cmd.checksum) throw new InputError(`${where}: --checksum requires an HTTP(S) or git source`);
+      const archive = cmd.unpack !== false && (await isArchive(src, ctx.contextSource, where));
+      out.push(plain(ctx.contextSource, [src], archive, where, collect));
       continue;
     }
-    out.push(plain(ctx.contextSource, [src], false, where));
+    out.push(plain(ctx.contextSource, [src], false, where, collect));
   }
   return out;
 }
 
-function plain(root: SourceRoot, patterns: string[], extract: boolean, where: string): Resolved {
+const URL_FILE_MODE: Chmod = { apply: () => 0o600, text: '600' };
+
+function plain(root: SourceRoot, patterns: string[], extract: boolean, where: string, collect: CollectOptions): Resolved {
   return {
     root,
     patterns,
     extract,
     // The key is computed before the copy, so this is where a missing source is met first: say where.
-    keyParts: async () => `${extract ? 'archive' : 'files'}:${await hashSources(await collectSources(root, patterns, where), { withOwners: false })}`,
+    keyParts: async () => `${extract ? 'archive' : 'files'}:${await hashSources(await collectSources(root, patterns, where, collect), { withOwners: false })}`,
   };
 }
 
@@ -175,9 +204,10 @@ async function tempDir(ctx: BuildContext, list: string[]): Promise<string> {
   return dir;
 }
 
-function parseMode(value: string, where: string): number {
-  if (!/^[0-7]{3,4}$/.test(value)) throw new InputError(`${where}: --chmod must be an octal mode such as 644 or 0755, not "${value}"`);
-  return parseInt(value, 8);
+function parseMode(value: string, where: string): Chmod {
+  const mode = parseChmod(value);
+  if (!mode) throw new InputError(`${where}: invalid chmod parameter: '${value}'. it should be octal string and between 0 and 07777, or a symbolic mode such as u+x or go-w`);
+  return mode;
 }
 
 async function resolveOwner(root: string, spec: string): Promise<{ uid: number; gid: number }> {
@@ -188,16 +218,9 @@ async function resolveOwner(root: string, spec: string): Promise<{ uid: number; 
   return { uid: user.uid, gid: group.gid };
 }
 
-/** Only unquoted heredocs expand, and only variables: quotes in the body stay as written. */
+/** Only unquoted heredocs expand (frontend/shell.ts expandHeredocBody): quotes in the body stay as written. */
 export function expandHeredoc(content: string, env: Record<string, string>): string {
-  return content.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced, op, word, bare) => {
-    if (m === '\\$') return '$';
-    const name = (braced ?? bare) as string;
-    const v = env[name];
-    if (op === '-') return v ? v : (word as string);
-    if (op === '+') return v ? (word as string) : '';
-    return v ?? '';
-  });
+  return expandHeredocBody(content, env);
 }
 
 const TAR_MAGIC = [
@@ -228,7 +251,7 @@ async function isArchive(src: string, root: SourceRoot, where: string): Promise<
 }
 
 /** ADD of a local tar archive: unpack it at the destination, refusing hostile entries. */
-async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: string, dest: string, where: string): Promise<void> {
+async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: string, dest: string, where: string, owner?: { uid: number; gid: number }): Promise<void> {
   for (const item of items) {
     const kind = await archiveKind(item.host);
     let file = item.host;
@@ -246,11 +269,11 @@ async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: 
       file = tmp;
     }
     try {
-      const target = await new DirMaker(destRoot).ensure(dest);
+      const target = await new DirMaker(destRoot, owner).ensure(dest);
       await applyLayer(
         { path: file, mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar' },
         target,
-        { format: 'flat', archive: true },
+        { format: 'flat', archive: true, owner },
       );
     } finally {
       if (tmp) await rm(tmp, { force: true });

@@ -23,6 +23,8 @@ export interface SourceItem {
   base: string;
   isDir: boolean;
   entries: SourceEntry[];
+  /** The matched path relative to the root, as written (symlinks not resolved): what COPY --parents keeps. */
+  logical: string;
 }
 
 export interface SourceRoot {
@@ -53,10 +55,11 @@ export function contextSource(dir: string, dockerfile?: string): SourceRoot {
     } catch {
       continue;
     }
-    const patterns = text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'));
+    const lines = text.split('\n').map((l) => l.trim());
+    // As BuildKit's pattern matcher: an exclusion naming nothing is an error, not a line to skip.
+    const bang = lines.findIndex((l) => /^!\s*$/.test(l));
+    if (bang >= 0) throw new InputError(`${f}:${bang + 1}: illegal exclusion pattern: "!"`);
+    const patterns = lines.filter((l) => l && !l.startsWith('#'));
     // CommonJS package: under NodeNext its factory sits on `.default` (it sets that itself).
     const ig = dockerignore.default().add(patterns);
     return { root, kind: 'context', ignored: (rel: string) => ig.ignores(rel), ignoreHasExceptions: patterns.some((p) => p.startsWith('!')) };
@@ -98,22 +101,33 @@ export function materializeSource(item: SourceItem, dir: string): string {
 
 const GLOB = /[*?[]/;
 
+export interface CollectOptions {
+  /** COPY/ADD: a wildcard that matches nothing adds nothing (BuildKit's AllowEmptyWildcard); else it is an error. */
+  allowEmptyWildcard?: boolean;
+  /** `--exclude` patterns (.dockerignore syntax), matched against paths inside each matched directory. */
+  exclude?: string[];
+}
+
 /** Expands COPY/ADD source arguments into the entries they name, refusing paths out of a context. */
-export async function collectSources(src: SourceRoot, patterns: string[], what: string): Promise<SourceItem[]> {
+export async function collectSources(src: SourceRoot, patterns: string[], what: string, opts: CollectOptions = {}): Promise<SourceItem[]> {
   const items: SourceItem[] = [];
+  const excluder = opts.exclude?.length ? dockerignore.default().add(opts.exclude) : undefined;
+  const excluded = excluder ? (rel: string) => excluder.ignores(rel) : undefined;
+  const excludeHasExceptions = opts.exclude?.some((p) => p.startsWith('!')) ?? false;
   for (const pattern of patterns) {
     const matches = await expandPattern(src, pattern, what);
     if (matches.length === 0) {
+      if (GLOB.test(pattern) && opts.allowEmptyWildcard) continue;
       const place = src.label ?? (src.kind === 'context' ? 'the build context' : 'the source');
       throw new InputError(`${what}: ${GLOB.test(pattern) ? `no file matches ${JSON.stringify(pattern)} in` : `${JSON.stringify(pattern)} not found in`} ${place}`);
     }
-    for (const host of matches) {
+    for (const { host, name, logical } of matches) {
       const st = await lstat(host);
-      const relTop = path.relative(src.root, host);
-      const item: SourceItem = { host, base: path.basename(host), isDir: st.isDirectory(), entries: [] };
+      // A symlink source is followed, and what it points to lands under the link's own name (BuildKit's FollowSymlinks).
+      const item: SourceItem = { host, base: name || path.basename(host), isDir: st.isDirectory(), entries: [], logical };
       if (item.isDir) {
         item.entries.push({ host, rel: '', st });
-        walk(src, host, '', relTop, item.entries);
+        walk(src, host, '', path.relative(src.root, host), item.entries, excluded ? { excluded, hasExceptions: excludeHasExceptions } : undefined);
       } else {
         item.entries.push({ host, rel: '', st, link: st.isSymbolicLink() ? await readlink(host) : undefined });
       }
@@ -123,27 +137,45 @@ export async function collectSources(src: SourceRoot, patterns: string[], what: 
   return items;
 }
 
-async function expandPattern(src: SourceRoot, pattern: string, what: string): Promise<string[]> {
+/** A matched path, resolved inside the root, and the name it was matched by (a symlink's own name). */
+interface Match {
+  host: string;
+  name: string;
+  logical: string;
+}
+
+async function expandPattern(src: SourceRoot, pattern: string, what: string): Promise<Match[]> {
   const relative = path.posix.normalize(pattern.replace(/^\/+/, '') || '.');
   if (src.kind === 'context' && (relative === '..' || relative.startsWith('../'))) {
     throw new InputError(`${what}: ${pattern} is outside the build context`);
   }
   const clean = path.posix.normalize('/' + pattern).slice(1);
   const resolve = (p: string) => (src.kind === 'context' ? resolveInContext(src.root, p, what) : resolveInRoot(src.root, p));
+  const visible = (h: string) => {
+    const rel = path.relative(src.root, h);
+    return !(rel && src.ignored?.(rel));
+  };
   if (!GLOB.test(clean)) {
     const host = await resolve(clean);
-    const rel = path.relative(src.root, host);
-    if (rel && src.ignored?.(rel)) return [];
-    return (await exists(host)) ? [host] : [];
+    if (!visible(host)) return [];
+    return (await exists(host)) ? [{ host, name: path.posix.basename(clean), logical: clean }] : [];
   }
   // Expand one segment at a time so each directory we enter is resolved safely.
-  let current = [src.root];
+  let current: Match[] = [{ host: src.root, name: '', logical: '' }];
   const segments = clean.split('/').filter(Boolean);
   for (const seg of segments) {
-    const next: string[] = [];
-    for (const dir of current) {
+    const next: Match[] = [];
+    for (const { host: dir, logical } of current) {
       const relDir = path.relative(src.root, dir);
-      if (GLOB.test(seg)) {
+      const under = (rel: string) => (logical ? `${logical}/${rel}` : rel);
+      if (seg === '**') {
+        // Zero or more directories, as in BuildKit's patterns: this one and every directory below it.
+        next.push({ host: dir, name: path.basename(dir), logical });
+        for (const sub of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+          const host = path.join(sub.parentPath, sub.name);
+          if (sub.isDirectory()) next.push({ host, name: sub.name, logical: under(path.relative(dir, host)) });
+        }
+      } else if (GLOB.test(seg)) {
         let names: string[];
         try {
           names = await readdir(dir);
@@ -151,23 +183,23 @@ async function expandPattern(src: SourceRoot, pattern: string, what: string): Pr
           continue;
         }
         for (const name of names.sort()) {
-          if (minimatch(name, seg, { dot: true })) next.push(await resolve(path.join(relDir, name)));
+          if (minimatch(name, seg, { dot: true })) next.push({ host: await resolve(path.join(relDir, name)), name, logical: under(name) });
         }
       } else {
         const host = await resolve(path.join(relDir, seg));
-        if (await exists(host)) next.push(host);
+        if (await exists(host)) next.push({ host, name: seg, logical: under(seg) });
       }
     }
     current = next;
   }
-  return current.filter((h) => {
-    const rel = path.relative(src.root, h);
-    return !(rel && src.ignored?.(rel));
-  });
+  const seen = new Set<string>();
+  return current.filter((m) => visible(m.host) && !seen.has(m.host) && seen.add(m.host));
 }
 
 /** Synchronous, as copy.ts is: a tree is thousands of entries and each async call is a thread-pool round trip. */
-function walk(src: SourceRoot, dir: string, rel: string, relFromRoot: string, out: SourceEntry[]): void {
+type Excluder = { excluded: (rel: string) => boolean; hasExceptions: boolean };
+
+function walk(src: SourceRoot, dir: string, rel: string, relFromRoot: string, out: SourceEntry[], ex?: Excluder): void {
   const names = fs.readdirSync(dir).sort();
   for (const name of names) {
     const host = path.join(dir, name);
@@ -175,11 +207,14 @@ function walk(src: SourceRoot, dir: string, rel: string, relFromRoot: string, ou
     const fromRoot = relFromRoot ? `${relFromRoot}/${name}` : name;
     const st = fs.lstatSync(host);
     const ignored = src.ignored?.(fromRoot) ?? false;
+    // --exclude is matched against the path inside the copied directory, not inside the context.
+    const excluded = ex?.excluded(childRel) ?? false;
     if (st.isDirectory()) {
-      if (!ignored) out.push({ host, rel: childRel, st });
-      if (!ignored || src.ignoreHasExceptions) walk(src, host, childRel, fromRoot, out);
+      if (!ignored && !excluded) out.push({ host, rel: childRel, st });
+      if ((!ignored || src.ignoreHasExceptions) && (!excluded || ex?.hasExceptions)) walk(src, host, childRel, fromRoot, out, ex);
       continue;
     }
+    if (excluded) continue;
     if (ignored) continue;
     out.push({ host, rel: childRel, st, link: st.isSymbolicLink() ? fs.readlinkSync(host) : undefined });
   }

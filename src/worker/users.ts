@@ -21,6 +21,9 @@ async function readDb(root: string, file: string): Promise<string[][]> {
   }
 }
 
+/** Root is uid 0 with or without a passwd file (`FROM scratch` has none, and BuildKit's default user needs none). */
+const ROOT = ['root', 'x', '0', '0', 'root', '/', ''];
+
 /**
  * Turns a USER value ("name", "uid", "name:group", "uid:gid") into numeric ids by reading
  * the image's own /etc/passwd and /etc/group, as Docker does.
@@ -42,7 +45,7 @@ export async function resolveUser(root: string, spec: string): Promise<ResolvedU
       name = entry[0];
     }
   } else {
-    const entry = passwd.find((e) => e[0] === userPart);
+    const entry = passwd.find((e) => e[0] === userPart) ?? (userPart === 'root' ? ROOT : undefined);
     if (!entry) throw new InputError(`unable to find user ${userPart}: no matching entries in passwd file`);
     uid = Number(entry[2]);
     gid = Number(entry[3]);

@@ -184,6 +184,43 @@ RUN echo "[$NOT_PREDEFINED]" > /other
     assert.doesNotMatch(text, /proxy\.example|socks5/);
   });
 
+  it('unquoted COPY heredocs handle \\<newline>, \\\\ and \\$ as BuildKit; quoted ones keep them', async () => {
+    const doc = (name: string, quoted: boolean, body: string) => `COPY <<${quoted ? '"EOF"' : 'EOF'} ${name}\n${body}\nEOF\n`;
+    const b = await build(
+      'FROM scratch\n' +
+        doc('quotefile', false, '"quotes in file"') +
+        doc('slashfile1', false, '\\') +
+        doc('slashfile2', false, '\\\\') +
+        doc('slashfile3', false, '\\$') +
+        doc('rawslashfile1', true, '\\') +
+        doc('rawslashfile2', true, '\\\\') +
+        doc('rawslashfile3', true, '\\$'),
+    );
+    ok(b);
+    const want: Record<string, string> = {
+      quotefile: '"quotes in file"\n',
+      slashfile1: '\n',
+      slashfile2: '\\\n',
+      slashfile3: '$\n',
+      rawslashfile1: '\\\n',
+      rawslashfile2: '\\\\\n',
+      rawslashfile3: '\\$\n',
+    };
+    for (const [f, text] of Object.entries(want)) assert.equal(await b.read(f), text, f);
+  });
+
+  it('WORKDIR works on an image without /etc/passwd', async () => {
+    const b = await build('FROM scratch\nWORKDIR /app/sub\nCOPY <<EOF f\nx\nEOF\n');
+    ok(b);
+    assert.equal(await b.read('app/sub/f'), 'x\n');
+    assert.equal((await stat(path.join(b.out, 'app/sub'))).isDirectory(), true);
+  });
+
+  it('a .dockerignore line that is only "!" is refused with its file:line', async () => {
+    const r = await build('FROM scratch\nCOPY . /\n', [], { '.dockerignore': '# comment\n*.tmp\n!\n' });
+    refused(r, 2, /\.dockerignore:3: illegal exclusion pattern: "!"$/);
+  });
+
   it('RUN --mount=type=ssh forwards the agent: ssh-add -l inside RUN lists its key; mode, uid and gid apply', async () => {
     const agentDir = path.join(tmp, 'agent');
     await mkdir(agentDir);
