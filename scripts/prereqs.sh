@@ -66,6 +66,29 @@ if [ ! -x "$buildx_dir/buildx" ]; then
   mv "$buildx_dir.partial" "$buildx_dir"
 fi
 
+# BuildKit (buildkitd + buildctl), built from its Go module, is the oracle of
+# test/integration/build/buildkit-oracle.test.ts (which reads the version from this line). `go install
+# pkg@version` refuses this module (its go.mod has exclude directives), so the module's source is
+# downloaded through the Go proxy and built where it lies, with its own go.mod; CGO off as BuildKit's
+# release builds do. Built once into its own directory under $STRATUM_TOOLS; a failed build leaves nothing.
+BUILDKIT_VERSION=v0.34.2
+buildkit_dir="$tools/buildkit-$BUILDKIT_VERSION"
+if [ ! -x "$buildkit_dir/buildkitd" ] || [ ! -x "$buildkit_dir/buildctl" ]; then
+  if ! command -v go >/dev/null; then
+    echo "building BuildKit $BUILDKIT_VERSION needs Go (1.26.8 or newer, https://go.dev/dl/) on the PATH" >&2
+    exit 3
+  fi
+  echo "building BuildKit $BUILDKIT_VERSION from its Go module into $buildkit_dir (several minutes, once)" >&2
+  mod_dir=$(cd /tmp && go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  src="$buildkit_dir.src"
+  rm -rf "$buildkit_dir.partial" "$src"
+  cp -r "$mod_dir" "$src" && chmod -R u+w "$src"
+  mkdir -p "$buildkit_dir.partial"
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$buildkit_dir.partial/" ./cmd/buildkitd ./cmd/buildctl)
+  rm -rf "$src"
+  mv "$buildkit_dir.partial" "$buildkit_dir"
+fi
+
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
