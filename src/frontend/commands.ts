@@ -5,6 +5,7 @@
 import { SourceError } from '../util/errors.js';
 import { closest, didYouMean } from '../util/suggest.js';
 import { nameValuePairs, parseDockerfile, parseHeredocWord, parseJsonArgs, splitWhitespace, splitWordsKeepQuotes } from './parser.js';
+import { ShellLex } from './shell.js';
 import type { Dockerfile, Heredoc, Instruction } from './types.js';
 
 interface Base {
@@ -318,6 +319,10 @@ function toCommand(ins: Instruction, file: string, escape: '\\' | '`'): Command 
       }
       const unpack = flags.bool.get('unpack');
       if (unpack !== undefined) cmd.unpack = unpack;
+      if (cmd.from !== undefined && !literalWord(cmd.from, escape)) {
+        // BuildKit decides a stage's dependencies before any ARG has a value, so it refuses any expansion here.
+        fail(`variable expansion is not supported for --from=${cmd.from}: define a new stage with FROM using ARG from global scope as a workaround`);
+      }
       return cmd;
     }
     case 'ENV':
@@ -382,6 +387,15 @@ function toCommand(ins: Instruction, file: string, escape: '\\' | '`'): Command 
     }
   }
   return fail(`unknown instruction: ${ins.keyword}`);
+}
+
+/** A word that expands to itself with no variables set (no `$`, quotes or escapes that change it). */
+function literalWord(word: string, escape: '\\' | '`'): boolean {
+  try {
+    return new ShellLex(escape).expandWord(word, {}) === word;
+  } catch {
+    return false;
+  }
 }
 
 function healthcheck(ins: Instruction, flags: ParsedFlags, fail: (m: string) => never): HealthcheckCmd {

@@ -140,6 +140,10 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     }
   }
 
+  // A stage used before it is defined: BuildKit dispatches stages in file order and refuses such a source, but only
+  // when a stage the target needs does it (and after cycles are reported), so the refusal waits for the order.
+  const forward = new Map<number, SourceError>();
+
   for (const st of stages) {
     const base = byName.get(st.baseImage.toLowerCase());
     if (base !== undefined) {
@@ -165,8 +169,9 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
         resolveRef(st, safeExpand(lex, c.from, env), c);
       } else if (c.kind === 'run') {
         for (const m of c.mounts) {
-          const from = mountFrom(safeExpand(lex, m, env));
-          if (from !== undefined && from !== '') resolveRef(st, from, c);
+          const expanded = safeExpand(lex, m, env);
+          const from = mountFrom(expanded);
+          if (from !== undefined && from !== '') resolveRef(st, from, c, mountTarget(expanded));
         }
       }
     }
@@ -176,22 +181,26 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     if (!st.deps.stages.includes(idx)) st.deps.stages.push(idx);
   }
 
-  function resolveRef(st: Stage, ref: string, c: Command): void {
+  function resolveRef(st: Stage, ref: string, c: Command, mountTarget?: string): void {
     const named = byName.get(ref.toLowerCase());
-    if (named !== undefined) {
-      if (named === st.index) throw new SourceError(df.file, c.ins.line, c.ins.column, `${ref} refers to the current build stage`);
-      addDep(st, named);
+    const idx = named ?? (/^\d+$/.test(ref) ? Number(ref) : undefined);
+    if (idx === undefined) {
+      if (!st.deps.contexts.includes(ref)) st.deps.contexts.push(ref);
       return;
     }
-    if (/^\d+$/.test(ref)) {
-      const idx = Number(ref);
-      if (idx >= st.index) {
-        throw new SourceError(df.file, c.ins.line, c.ins.column, `invalid stage index ${ref}: a stage can only be referred to by index from a later stage`);
-      }
-      addDep(st, idx);
-      return;
+    if (named === st.index) throw new SourceError(df.file, c.ins.line, c.ins.column, `${ref} refers to the current build stage`);
+    if (named === undefined && idx >= st.index) {
+      const why = idx < stages.length ? 'a stage can only be referred to by index from a later stage' : `there are ${stages.length} stages`;
+      throw new SourceError(df.file, c.ins.line, c.ins.column, `invalid stage index ${ref}: ${why}`);
     }
-    if (!st.deps.contexts.includes(ref)) st.deps.contexts.push(ref);
+    if (idx > st.index && !forward.has(st.index)) {
+      const msg =
+        mountTarget === undefined
+          ? `cannot copy from stage ${JSON.stringify(ref)}, it needs to be defined before current stage ${JSON.stringify(st.name ?? `stage-${st.index}`)}`
+          : `cannot mount from stage ${JSON.stringify(ref)} to ${JSON.stringify(mountTarget)}, stage needs to be defined before current command`;
+      forward.set(st.index, new SourceError(df.file, c.ins.line, c.ins.column, msg));
+    }
+    addDep(st, idx);
   }
 
   let targetIdx = stages.length - 1;
@@ -204,7 +213,12 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
     targetIdx = t;
   }
 
-  return { globalArgs, globalEnv, stages, byName, target: targetIdx, order: buildOrder(stages, targetIdx, df.file) };
+  const order = buildOrder(stages, targetIdx, df.file);
+  for (const i of order) {
+    const e = forward.get(i);
+    if (e) throw e;
+  }
+  return { globalArgs, globalEnv, stages, byName, target: targetIdx, order };
 }
 
 /** The stage a `--from`, mount `from=` or base names: by name (case-insensitive), else by index. */
@@ -248,6 +262,12 @@ function buildOrder(stages: Stage[], target: number, file: string): number[] {
     enter(d);
   }
   return order;
+}
+
+/** `target=` of a raw mount value (for messages). */
+function mountTarget(value: string): string {
+  const m = /(?:^|,)\s*(?:target|dst|destination)=([^,]*)/i.exec(value);
+  return m?.[1] ?? '';
 }
 
 function safeExpand(lex: ShellLex, word: string, env: Record<string, string>): string {

@@ -155,12 +155,18 @@ function checkEntitlements(ctx: BuildContext, line: number, network: string, sec
   }
 }
 
-/** BuildKit's predefined proxy args: given with --build-arg, they reach RUN without an ARG line. */
-export const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'].flatMap((n) => [n, n.toLowerCase()]);
+/** BuildKit's predefined proxy args: given with --build-arg (either case), they reach RUN without an ARG line. */
+export const PROXY_ARGS = ['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'];
 
+/** As BuildKit's proxy env: each set proxy in both cases, the lower-case arg winning over the upper-case one. */
 function proxyEnv(ctx: BuildContext): string[] {
   const args = ctx.opts.buildArgs ?? {};
-  return PROXY_ARGS.filter((k) => Object.prototype.hasOwnProperty.call(args, k)).map((k) => `${k}=${args[k]}`);
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(args, k) && args[k] !== '';
+  return PROXY_ARGS.flatMap((name) => {
+    const lower = name.toLowerCase();
+    const v = has(lower) ? args[lower] : has(name) ? args[name] : undefined;
+    return v === undefined ? [] : [`${name}=${v}`, `${lower}=${v}`];
+  });
 }
 
 /** `env` with each NAME=value of `extra` replacing an entry of that name or added at the end. */
