@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { InputError } from '../util/errors.js';
+import type { Chmod } from './filemode.js';
 import { resolveInRoot } from './securejoin.js';
 import type { SourceEntry, SourceItem } from './sources.js';
 
@@ -19,7 +21,8 @@ export interface CopyOptions {
   owner?: { uid: number; gid: number };
   /** Keep the sources' owners (copies from another stage or image); else files belong to root. */
   keepOwners: boolean;
-  mode?: number;
+  /** --chmod (or ADD's 0600 for a URL): what a copied entry's mode becomes. */
+  chmod?: Chmod;
   what: string;
   /**
    * For a source read through a read-only overlay of snapshots: the mount and its layer dirs, topmost first.
@@ -38,7 +41,8 @@ type Owner = { uid: number; gid: number };
  * round trip through the thread pool per call (shared with gzip) cost more than the calls themselves.
  */
 export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<void> {
-  const dirs = new DirMaker(o.destRoot, o.owner);
+  // An octal --chmod is also the mode of every directory the copy creates, as BuildKit gives it.
+  const dirs = new DirMaker(o.destRoot, o.owner, o.chmod?.octal);
   const destPath = path.posix.normalize(o.dest);
   const existingDest = await resolveInRoot(o.destRoot, destPath);
   const destIsExistingDir = isDir(existingDest);
@@ -63,17 +67,16 @@ export async function copyItems(items: SourceItem[], o: CopyOptions): Promise<vo
       if (e.st.isDirectory()) {
         if (e.rel === '') continue; // the item dir itself: only its contents are copied
         const host = await dirs.ensure(inContainer, owner);
-        fs.chmodSync(host, o.mode ?? e.st.mode & 0o7777);
+        fs.chmodSync(host, modeOf(e, o));
         fs.lchownSync(host, owner.uid, owner.gid);
         continue;
       }
-      if (!e.st.isSymbolicLink() && !e.st.isFile()) continue; // sockets, fifos and devices are not copied, as in Docker
       const parentDir = path.posix.dirname(inContainer);
       const parent = await dirs.ensure(parentDir);
       const host = path.join(parent, path.posix.basename(inContainer));
       // Nothing stands in a directory this copy made, until a second source item copies into it.
       if (i > 0 || !dirs.made(parentDir)) replaceable(host);
-      writeEntry(e, host, owner, o.mode);
+      writeEntry(e, host, owner, o);
     }
     // Directory mtimes change as children are added: restore them last.
     if (!item.isDir) continue;
@@ -92,12 +95,10 @@ function copyIntoFreshDir(item: SourceItem, dir: string, o: CopyOptions, ownerOf
     const owner = ownerOf(e);
     if (e.st.isDirectory()) {
       fs.mkdirSync(host);
-      fs.chmodSync(host, o.mode ?? e.st.mode & 0o7777);
+      fs.chmodSync(host, modeOf(e, o));
       fs.lchownSync(host, owner.uid, owner.gid);
-    } else if (e.st.isSymbolicLink() || e.st.isFile()) {
-      if (!(o.mode === undefined && owner.uid === e.st.uid && owner.gid === e.st.gid && linkFromLayer(e, host, o.sourceLayers))) {
-        writeEntry(e, host, owner, o.mode);
-      }
+    } else if (!(o.chmod === undefined && owner.uid === e.st.uid && owner.gid === e.st.gid && linkFromLayer(e, host, o.sourceLayers))) {
+      writeEntry(e, host, owner, o);
     }
   }
   for (const e of subdirsDeepestFirst(item)) {
@@ -130,17 +131,34 @@ function linkFromLayer(e: SourceEntry, host: string, src: CopyOptions['sourceLay
   return false;
 }
 
-/** One file or symlink, at a path where nothing stands. */
-function writeEntry(e: SourceEntry, host: string, owner: Owner, forcedMode: number | undefined): void {
+function modeOf(e: SourceEntry, o: CopyOptions): number {
+  return o.chmod ? o.chmod.apply(e.st.mode, e.st.isDirectory()) : e.st.mode & 0o7777;
+}
+
+/** One file, symlink or special file, at a path where nothing stands. */
+function writeEntry(e: SourceEntry, host: string, owner: Owner, o: CopyOptions): void {
+  const forced = o.chmod ? modeOf(e, o) : undefined;
   if (e.st.isSymbolicLink()) {
     fs.symlinkSync(e.link!, host);
     fs.lchownSync(host, owner.uid, owner.gid);
-  } else {
+  } else if (e.st.isFile()) {
     // copyFile gives the new file the source's mode; chown clears set-id bits, so the mode goes on after it.
     fs.copyFileSync(e.host, host, fs.constants.COPYFILE_FICLONE);
-    const mode = forcedMode ?? e.st.mode & 0o7777;
+    const mode = forced ?? e.st.mode & 0o7777;
     if (owner.uid !== 0 || owner.gid !== 0) fs.lchownSync(host, owner.uid, owner.gid);
-    if (forcedMode !== undefined || mode & 0o7000) fs.chmodSync(host, mode);
+    if (forced !== undefined || mode & 0o7000) fs.chmodSync(host, mode);
+  } else if (e.st.isSocket()) {
+    // A context sends a socket as an empty regular file (BuildKit's fsutil drops the socket bit). A socket in
+    // a stage's rootfs cannot reach an image either (tar has no socket type), so it is left out there.
+    if (o.keepOwners) return;
+    fs.writeFileSync(host, '', { mode: 0o600, flag: 'wx' });
+    fs.lchownSync(host, owner.uid, owner.gid);
+    fs.chmodSync(host, forced ?? e.st.mode & 0o7777);
+  } else {
+    // FIFOs and devices are recreated, as BuildKit's copy does.
+    const type = e.st.isFIFO() ? ['p'] : [e.st.isCharacterDevice() ? 'c' : 'b', String(Math.floor(e.st.rdev / 256) & 0xfff), String((e.st.rdev & 0xff) | ((e.st.rdev >> 12) & 0xfff00))];
+    execFileSync('mknod', ['-m', (forced ?? e.st.mode & 0o7777).toString(8), '--', host, ...type], { stdio: 'ignore' });
+    fs.lchownSync(host, owner.uid, owner.gid);
   }
   fs.lutimesSync(host, e.st.atime, e.st.mtime);
 }
@@ -162,6 +180,7 @@ export class DirMaker {
   constructor(
     private readonly root: string,
     private readonly owner?: { uid: number; gid: number },
+    private readonly mode = 0o755,
   ) {}
 
   private readonly created = new Set<string>();
@@ -183,7 +202,7 @@ export class DirMaker {
     const after = st?.isSymbolicLink() ? fs.lstatSync(host, { throwIfNoEntry: false }) : st;
     if (!after) {
       fs.mkdirSync(host);
-      fs.chmodSync(host, 0o755);
+      fs.chmodSync(host, this.mode);
       fs.lchownSync(host, owner?.uid ?? 0, owner?.gid ?? 0);
       this.created.add(norm);
     } else if (!after.isDirectory()) {
