@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { InputError, StratumError } from '../util/errors.js';
 import { run } from '../util/exec.js';
 import { checkBlobDigest, hashing, openLayerStream, type LayerBlob } from './layer-stream.js';
+import { landingPath } from './inroot.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './layer.js';
 import { TarReader, type TarEntry } from './tar.js';
 import { restoreXattrs } from './xattr.js';
@@ -19,14 +20,16 @@ export interface ApplyOptions {
    * archive that could delete files would reach what lies above its destination.
    */
   archive?: boolean;
+  /** ADD --chown on an archive: every entry gets this owner instead of the one recorded in the archive. */
+  owner?: { uid: number; gid: number };
   /** Counts the blob's stored bytes as they are read (progress). */
   onRead?: (bytes: number) => void;
 }
 
 /**
  * Extracts a (compressed) layer tar into `dest`, refusing any entry that could write outside it: absolute paths,
- * `..`, paths through symlinks, hardlinks leaving the root, and symlinks whose relative target climbs above the
- * root. When this call created `dest`, any failure removes it.
+ * `..`, paths through symlinks (in a layer; a user's archive follows them inside the root) and hardlinks leaving
+ * the root. When this call created `dest`, any failure removes it.
  */
 export type { LayerBlob };
 
@@ -52,7 +55,7 @@ export async function applyLayer(blob: LayerBlob, dest: string, opts: ApplyOptio
   const diffHash = blob.diffID ? createHash('sha256') : undefined;
   const reader = new TarReader(diffHash ? hashing(stream, diffHash) : stream);
   try {
-    const applier = new Applier(root, opts.format, name, opts.archive ?? false);
+    const applier = new Applier(root, opts.format, name, opts.archive ?? false, opts.owner);
     for (;;) {
       const e = await reader.next();
       if (!e) break;
@@ -125,11 +128,14 @@ class Applier {
   readonly #opaque: string[] = [];
   readonly #xattrs: { path: string; xattrs: Map<string, Buffer> }[] = [];
 
-  constructor(root: string, format: 'overlay' | 'flat', layer: string, archive: boolean) {
+  readonly #owner?: { uid: number; gid: number };
+
+  constructor(root: string, format: 'overlay' | 'flat', layer: string, archive: boolean, owner?: { uid: number; gid: number }) {
     this.#root = root;
     this.#format = format;
     this.#layer = layer;
     this.#archive = archive;
+    this.#owner = owner;
   }
 
   #refuse(e: TarEntry, why: string): never {
@@ -196,7 +202,15 @@ class Applier {
   }
 
   async entry(e: TarEntry, reader: TarReader): Promise<void> {
-    const rel = this.#clean(e, e.path);
+    let rel = this.#clean(e, e.path);
+    if (this.#archive) {
+      // An archive unpacks as if chrooted at its destination: writes follow the symlinks on their way, inside it.
+      rel = landingPath(this.#root, rel);
+      if (this.#owner) {
+        e.uid = this.#owner.uid;
+        e.gid = this.#owner.gid;
+      }
+    }
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
 
@@ -265,7 +279,8 @@ class Applier {
         break;
       }
       case '1': {
-        const target = this.#clean(e, e.linkpath, 'hardlink target');
+        let target = this.#clean(e, e.linkpath, 'hardlink target');
+        if (this.#archive) target = landingPath(this.#root, target);
         if (target === '') this.#refuse(e, 'hardlink to the root directory');
         await this.#parents(e, target, false);
         const tst = await this.#lstat(target);
@@ -278,10 +293,8 @@ class Applier {
       case '2': {
         const t = e.linkpath;
         if (!t) this.#refuse(e, 'empty symlink target');
-        if (!t.startsWith('/')) {
-          const resolved = path.posix.normalize(path.posix.join(parent || '.', t));
-          if (resolved === '..' || resolved.startsWith('../')) this.#refuse(e, `symlink target ${JSON.stringify(t)} climbs above the root`);
-        }
+        // Any target is kept, `../x` above the root included, as BuildKit and containerd keep it: what must stay
+        // inside is where writes land, and no write here follows a symlink (parents are checked, files O_NOFOLLOW).
         await fsp.symlink(t, abs);
         await fsp.lchown(abs, e.uid, e.gid);
         await fsp.lutimes(abs, e.mtime, e.mtime);

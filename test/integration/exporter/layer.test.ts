@@ -236,7 +236,6 @@ test('applyLayer refuses hostile archives and leaves nothing behind', { skip }, 
       ents: [{ path: 'o', type: 'symlink', linkpath: outside }, { path: 'h2', type: 'link', linkpath: 'o/secret' }],
       msg: /"h2".*parent o is a symlink/,
     },
-    { name: 'symlink-climb', ents: [{ path: 'd/', type: 'dir' }, { path: 'd/up', type: 'symlink', linkpath: '../../x' }], msg: /"d\/up".*climbs above the root/ },
     {
       name: 'dir-replaced-by-symlink',
       ents: [{ path: 'e/', type: 'dir' }, { path: 'e/f', data: '1' }, { path: 'e', type: 'symlink', linkpath: outside }, { path: 'e/g', data: 'pwned' }],
@@ -275,9 +274,12 @@ test('applyLayer refuses hostile archives and leaves nothing behind', { skip }, 
     { path: './usr/bin/abs', type: 'symlink', linkpath: '/etc/passwd' },
     { path: './usr/bin/up', type: 'symlink', linkpath: '../../bin/tool' },
     { path: './usr/bin/hl', type: 'link', linkpath: './usr/bin/tool' },
+    // kept as BuildKit keeps it: a link is text, and nothing writes through it while applying
+    { path: './usr/climb', type: 'symlink', linkpath: '../../x' },
   ]);
   const okDest = path.join(dir, 'h', 'ok');
   await applyLayer({ path: okTar, mediaType: '' }, okDest, { format: 'flat' });
+  assert.equal(await fsp.readlink(path.join(okDest, 'usr/climb')), '../../x');
   assert.equal(await fsp.readlink(path.join(okDest, 'bin')), 'usr/bin');
   assert.equal((await fsp.stat(path.join(okDest, 'usr/bin/hl'))).ino, (await fsp.stat(path.join(okDest, 'usr/bin/tool'))).ino);
 });
