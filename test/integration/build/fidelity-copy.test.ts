@@ -298,7 +298,7 @@ COPY other $empty
       await makeRepo(path.join(tmp, 'subsrc'), path.join(repos, 'sub.git'));
       daemon = await gitDaemon(repos);
       const work = path.join(tmp, 'mainwork');
-      await writeTree(work, { 'top.txt': 'top\n', 'docs/guide.md': 'guide\n' });
+      await writeTree(work, { 'top.txt': 'top\n', 'docs/guide.md': 'guide\n', 'ctxdir/Dockerfile': 'FROM scratch\nCOPY . /ctx/\n', 'ctxdir/hello.txt': 'hello\n' });
       await git(['init', '-q', '-b', 'main', work]);
       await git(['-C', work, 'submodule', '-q', 'add', `${daemon.url}/sub.git`, 'mod']);
       await git(['-C', work, 'add', '-A']);
@@ -326,6 +326,13 @@ ADD ${u}?commit=${commit.slice(0, 12)} /pinned/
       assert.equal(await r.read('tag/mod/s.txt'), 'from the submodule\n');
       assert.deepEqual(await readdir(path.join(r.out, 'nosub/mod')), []);
       assert.equal(await r.read('pinned/top.txt'), 'top\n');
+    });
+
+    it('a git build context takes the query form too', async () => {
+      const out = path.join(tmp, 'git-context-out');
+      const r = await stratum(['build', `${daemon.url}/main.git?branch=main&subdir=ctxdir`, '--progress', 'plain', '-o', `type=local,dest=${out}`], { root });
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      assert.equal(await readFile(path.join(out, 'ctx/hello.txt'), 'utf8'), 'hello\n');
     });
 
     it('ADD --checksum on a git source verifies the commit (or annotated tag) it names', async () => {
