@@ -24,6 +24,8 @@ export interface Stage {
   commands: Command[];
   /** `baseStage` is set when FROM names an earlier stage. */
   baseStage?: number;
+  /** A named build context of the stage's name replaces the whole stage (buildx --build-context): its name. */
+  replacedBy?: string;
   deps: { stages: number[]; contexts: string[] };
 }
 
@@ -44,6 +46,8 @@ export interface PlanOptions {
   target?: string;
   platform?: PlatformSpec;
   buildPlatform?: PlatformSpec;
+  /** Names of the named build contexts: one named as a stage replaces that stage. */
+  namedContexts?: string[];
 }
 
 export { hostPlatform, formatPlatform, parsePlatform };
@@ -134,6 +138,7 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
         byName.set(c.name, st.index);
       }
       if (c.platform !== undefined) st.platform = expand(c.platform, globalEnv, c);
+      if (st.name !== undefined && opts.namedContexts?.includes(st.name)) st.replacedBy = st.name;
       stages.push(st);
     } else {
       (stages[stages.length - 1] as Stage).commands.push(c);
@@ -145,6 +150,8 @@ export function planStages(df: Dockerfile, opts: PlanOptions): Plan {
   const forward = new Map<number, SourceError>();
 
   for (const st of stages) {
+    // A replaced stage runs nothing of its own, so it needs neither its base nor its sources.
+    if (st.replacedBy !== undefined) continue;
     const base = byName.get(st.baseImage.toLowerCase());
     if (base !== undefined) {
       if (base >= st.index) {

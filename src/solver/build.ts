@@ -117,7 +117,7 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     throw new InputError(`platform ${platform.os}/${platform.architecture} cannot run on this ${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture} machine`);
   }
   const buildArgs = opts.buildArgs ?? {};
-  const plan = planStages(df, { buildArgs, target: opts.target, platform, buildPlatform: HOST_PLATFORM });
+  const plan = planStages(df, { buildArgs, target: opts.target, platform, buildPlatform: HOST_PLATFORM, namedContexts: Object.keys(opts.contexts ?? {}) });
   const automaticArgs = automaticPlatformArgs(platform, HOST_PLATFORM);
   const lex = new ShellLex(df.escape);
   const globalArgs = new Map<string, string>();
@@ -139,7 +139,16 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
     stages,
     stageState: (ref) => {
       const stage = findStage(plan, ref);
-      return stage ? stages.get(stage.index) : undefined;
+      if (!stage) return undefined;
+      let p = stages.get(stage.index);
+      if (!p) {
+        // Named only by an ONBUILD trigger of a base image (known once that image is read), so not in the plan's
+        // order: start it now, as BuildKit adds a trigger's sources to the stage's dependencies.
+        p = runStage(ctx, stage);
+        p.catch(() => undefined);
+        stages.set(stage.index, p);
+      }
+      return p;
     },
     imageState: (ref) => {
       let p = images.get(ref);
@@ -223,6 +232,16 @@ async function runStage(ctx: BuildContext, stage: Stage): Promise<StageState> {
   const name = stageLabel(stage);
   await Promise.resolve(); // let every stage promise be registered before any awaits another
   ctx.emit({ kind: 'stage-start', stage: name, time: Date.now() });
+  if (stage.replacedBy !== undefined) {
+    // A directory only serves COPY --from and mount from= (fromState reads it as a context); baseState refuses it
+    // as a base, so this empty state is never built on.
+    if (ctx.opts.contexts?.[stage.replacedBy]?.kind === 'local') return scratchState(ctx);
+    const replaced = await baseFromReference(ctx, stage.replacedBy).catch((e: unknown) => {
+      throw atLine(ctx, e, `${ctx.df.file}:${stage.from.ins.line}: stage ${name} (replaced by build context ${JSON.stringify(stage.replacedBy)})`);
+    });
+    ctx.emit({ kind: 'stage-done', stage: name, time: Date.now() });
+    return replaced;
+  }
   let state = cloneState(await baseState(ctx, stage));
   const scope: StageScope = {
     name,
@@ -256,10 +275,12 @@ function onbuildCommands(ctx: BuildContext, triggers: string[], stage: Stage): C
 
 async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
   const base = stage.baseImage;
-  if (base.toLowerCase() === 'scratch') {
-    return { chain: [], config: emptyConfig(ctx.platform), history: [], key: cacheKey('scratch', ctx.platform.os, ctx.platform.architecture) };
-  }
+  if (base.toLowerCase() === 'scratch') return scratchState(ctx);
   if (stage.baseStage !== undefined) {
+    const replacedBy = ctx.plan.stages[stage.baseStage]?.replacedBy;
+    if (replacedBy !== undefined && ctx.opts.contexts?.[replacedBy]?.kind === 'local') {
+      throw new InputError(`${ctx.df.file}:${stage.from.ins.line}: FROM ${base}: build context "${replacedBy}" is a local directory and cannot be used as a base image`);
+    }
     const p = ctx.stageState(String(stage.baseStage));
     if (!p) throw new StratumError(`stage ${base} was not scheduled`);
     return p;
@@ -269,10 +290,16 @@ async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
   });
 }
 
+function scratchState(ctx: BuildContext): StageState {
+  return { chain: [], config: emptyConfig(ctx.platform), history: [], key: cacheKey('scratch', ctx.platform.os, ctx.platform.architecture) };
+}
+
 /** A base or --from that is not a stage: a named context, or an image. */
 async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageState> {
   const named = ctx.opts.contexts?.[ref];
   if (named) {
+    // buildx: docker-image://scratch is the empty image, as FROM scratch.
+    if (named.kind === 'docker-image' && named.ref === 'scratch') return scratchState(ctx);
     if (named.kind === 'local') throw new InputError(`build context "${ref}" is a local directory and cannot be used as an image`);
     const desc =
       named.kind === 'oci-layout'

@@ -89,7 +89,8 @@ export type FromSource = { kind: 'state'; state: StageState; label: string } | {
  */
 export async function fromState(ctx: BuildContext, ref: string, where: string): Promise<FromSource> {
   const stage = findStage(ctx.plan, ref);
-  if (stage) {
+  // A stage a named context replaces is that context: a directory is read as one, not as a stage's filesystem.
+  if (stage && stage.replacedBy === undefined) {
     const p = ctx.stageState(String(stage.index));
     if (!p) throw new StratumError(`stage ${ref} was not scheduled`);
     return { kind: 'state', state: await p, label: `stage ${stage.name ?? stage.index}` };

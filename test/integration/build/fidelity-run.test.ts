@@ -226,6 +226,65 @@ RUN echo "[$NOT_PREDEFINED]" > /other
     refused(r, 2, /\.dockerignore:3: illegal exclusion pattern: "!"$/);
   });
 
+  it('ONBUILD COPY --from and RUN --mount from= a stage only the trigger names schedule that stage', async () => {
+    const b = await build(`FROM ${BASE} AS src
+RUN echo from-src > /hi
+FROM ${BASE} AS trig
+ONBUILD COPY --from=src /hi /hi
+ONBUILD RUN --mount=from=src,target=/m cp /m/hi /hi2
+FROM trig
+RUN cat /hi /hi2 > /both
+`);
+    ok(b);
+    assert.equal(await b.read('both'), 'from-src\nfrom-src\n');
+  });
+
+  describe('named build contexts', () => {
+    it('one named as a stage replaces the whole stage', async () => {
+      const b = await build(
+        `FROM nothing.invalid/none:1 AS base
+RUN exit 1
+FROM base
+RUN echo replaced > /r && test -f /etc/debian_version
+`,
+        ['--build-context', `base=docker-image://${BASE}`],
+      );
+      ok(b);
+      assert.equal(await b.read('r'), 'replaced\n');
+    });
+
+    it('docker-image://scratch is the empty image', async () => {
+      const b = await build('FROM empty\nCOPY <<EOF /f\nx\nEOF\n', ['--build-context', 'empty=docker-image://scratch']);
+      ok(b);
+      assert.equal(await b.read('f'), 'x\n');
+      assert.equal(await b.exists('etc'), false);
+    });
+
+    it('a directory reads its own .dockerignore (not the main one), also when it replaces a stage', async () => {
+      const extra = path.join(tmp, 'extra-ctx');
+      await mkdir(extra, { recursive: true });
+      await writeFile(path.join(extra, 'a.txt'), 'a\n');
+      await writeFile(path.join(extra, 'b.secret'), 'b\n');
+      await writeFile(path.join(extra, '.dockerignore'), '*.secret\n');
+      const b = await build(
+        `FROM ${BASE} AS extra
+RUN exit 1
+FROM ${BASE}
+COPY --from=extra / /extra/
+RUN --mount=from=extra,target=/m ls /m > /listing
+`,
+        ['--build-context', `extra=${extra}`],
+        { '.dockerignore': 'a.txt\n' },
+      );
+      ok(b);
+      assert.equal(await b.read('extra/a.txt'), 'a\n');
+      assert.equal(await b.exists('extra/b.secret'), false);
+      assert.doesNotMatch(await b.read('listing'), /b\.secret/);
+      const r = await build(`FROM ${BASE} AS extra\nFROM extra\nRUN true\n`, ['--build-context', `extra=${extra}`]);
+      refused(r, 2, /Dockerfile:2: FROM extra: build context "extra" is a local directory and cannot be used as a base image/);
+    });
+  });
+
   it('RUN --mount=type=ssh forwards the agent: ssh-add -l inside RUN lists its key; mode, uid and gid apply', async () => {
     const agentDir = path.join(tmp, 'agent');
     await mkdir(agentDir);
