@@ -1,14 +1,12 @@
-import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, rm, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { link, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from '../frontend/index.js';
 import { expandHeredocBody } from '../frontend/index.js';
-import { applyLayer } from '../exporter/index.js';
 import { InputError } from '../util/errors.js';
 import { copyItems, DirMaker } from '../worker/copy.js';
 import { copyWithParents } from '../worker/copy-parents.js';
 import { collectSources, hashSources, type CollectOptions, type SourceItem, type SourceRoot } from '../worker/sources.js';
+import { archiveKind, extractArchive } from './archive.js';
 import { parseChmod, type Chmod } from '../worker/filemode.js';
 import { checkoutGit, parseGitSource, resolveGitCommit } from '../worker/git.js';
 import { download } from '../worker/http.js';
@@ -29,7 +27,7 @@ interface Resolved {
   patterns: string[];
   /** Stable description of the content for the cache key. */
   keyParts: () => Promise<string>;
-  /** ADD of a local archive: extract instead of copying. */
+  /** ADD: each matched file that is a tar archive is unpacked instead of copied. */
   extract?: boolean;
   /** Set when the files live in another stage's or image's rootfs, read through a mount. */
   state?: StageState;
@@ -77,14 +75,22 @@ export async function copyStep(ctx: BuildContext, scope: StageScope, state: Stag
       const owner = chownSpec ? await resolveOwner(userRoot, chownSpec) : undefined;
       for (const s of sources) {
         await withSourceRoot(ctx, s, async (root, layers) => {
-          const items = await collectSources(root, s.patterns, where, collect);
-          if (s.extract) await extractArchive(ctx, items, destRoot, dest, where, owner);
-          else {
-            const sourceLayers = layers ? { root: root.root, layers } : undefined;
-            const opts = { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', chmod: chmod ?? s.defaultMode, what: where, sourceLayers };
-            if (cmd.parents && s.patterns.length === 1) await copyWithParents(items, s.patterns[0]!, root, opts);
-            else await copyItems(items, opts);
+          let items = await collectSources(root, s.patterns, where, collect);
+          if (s.extract) {
+            // Per match, as BuildKit does: `ADD *.tar /dest` unpacks each archive and copies anything else.
+            const rest: SourceItem[] = [];
+            for (const item of items) {
+              const kind = !item.isDir && item.entries[0]?.st.isFile() ? await archiveKind(item.host) : undefined;
+              if (kind) await extractArchive(item.host, kind, { destRoot, dest, owner }, () => ctx.session.staging('archive'), where);
+              else rest.push(item);
+            }
+            items = rest;
           }
+          if (items.length === 0) return;
+          const sourceLayers = layers ? { root: root.root, layers } : undefined;
+          const opts = { destRoot, upper, dest, owner, keepOwners: root.kind === 'rootfs', chmod: chmod ?? s.defaultMode, what: where, sourceLayers };
+          if (cmd.parents && s.patterns.length === 1) await copyWithParents(items, s.patterns[0]!, root, opts);
+          else await copyItems(items, opts);
         });
       }
     };
@@ -159,7 +165,7 @@ async function resolveSources(
         const dir = await tempDir(ctx, tmpDirs);
         await link(dl.file, path.join(dir, dl.name));
         // A URL is never unpacked unless --unpack=true says so (then only when it is an archive).
-        const extract = cmd.unpack === true && (await archiveKind(dl.file)) !== undefined;
+        const extract = cmd.unpack === true;
         out.push({
           root: { root: dir, kind: 'context' },
           patterns: [dl.name],
@@ -170,8 +176,7 @@ async function resolveSources(
         continue;
       }
       if (cmd.checksum) throw new InputError(`${where}: --checksum requires an HTTP(S) or git source`);
-      const archive = cmd.unpack !== false && (await isArchive(src, ctx.contextSource, where));
-      out.push(plain(ctx.contextSource, [src], archive, where, collect));
+      out.push(plain(ctx.contextSource, [src], cmd.unpack !== false, where, collect));
       continue;
     }
     out.push(plain(ctx.contextSource, [src], false, where, collect));
@@ -221,64 +226,6 @@ async function resolveOwner(root: string, spec: string): Promise<{ uid: number; 
 /** Only unquoted heredocs expand (frontend/shell.ts expandHeredocBody): quotes in the body stay as written. */
 export function expandHeredoc(content: string, env: Record<string, string>): string {
   return expandHeredocBody(content, env);
-}
-
-const TAR_MAGIC = [
-  { at: 0, bytes: [0x1f, 0x8b], kind: 'gzip' },
-  { at: 0, bytes: [0x42, 0x5a, 0x68], kind: 'bzip2' },
-  { at: 0, bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], kind: 'xz' },
-  { at: 0, bytes: [0x28, 0xb5, 0x2f, 0xfd], kind: 'zstd' },
-  { at: 257, bytes: [0x75, 0x73, 0x74, 0x61, 0x72], kind: 'tar' },
-] as const;
-
-async function archiveKind(file: string): Promise<string | undefined> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(262);
-    await fh.read(buf, 0, 262, 0);
-    return TAR_MAGIC.find((m) => m.bytes.every((b, i) => buf[m.at + i] === b))?.kind;
-  } finally {
-    await fh.close();
-  }
-}
-
-async function isArchive(src: string, root: SourceRoot, where: string): Promise<boolean> {
-  if (/[*?[]/.test(src)) return false;
-  const items: SourceItem[] = await collectSources(root, [src], where);
-  const [only] = items;
-  if (items.length !== 1 || !only || only.isDir || !only.entries[0]?.st.isFile()) return false;
-  return (await archiveKind(only.host)) !== undefined;
-}
-
-/** ADD of a local tar archive: unpack it at the destination, refusing hostile entries. */
-async function extractArchive(ctx: BuildContext, items: SourceItem[], destRoot: string, dest: string, where: string, owner?: { uid: number; gid: number }): Promise<void> {
-  for (const item of items) {
-    const kind = await archiveKind(item.host);
-    let file = item.host;
-    let tmp: string | undefined;
-    if (kind === 'bzip2' || kind === 'xz' || kind === 'zstd') {
-      tmp = ctx.session.staging('archive');
-      const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
-      await new Promise<void>((resolve, reject) => {
-        const out = createWriteStream(tmp!);
-        const child = spawn(tool, ['-dc', item.host], { stdio: ['ignore', 'pipe', 'inherit'] });
-        child.stdout.pipe(out);
-        child.on('error', reject);
-        out.on('finish', () => (child.exitCode === 0 || child.exitCode === null ? resolve() : reject(new InputError(`${where}: cannot decompress ${item.base}`))));
-      });
-      file = tmp;
-    }
-    try {
-      const target = await new DirMaker(destRoot, owner).ensure(dest);
-      await applyLayer(
-        { path: file, mediaType: kind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar' },
-        target,
-        { format: 'flat', archive: true, owner },
-      );
-    } finally {
-      if (tmp) await rm(tmp, { force: true });
-    }
-  }
 }
 
 /** WORKDIR: set the working directory, creating it (owned by USER) when it is missing. */

@@ -183,7 +183,8 @@ ADD ${base}/files.tgz /urlkept/
     it('ADD of an archive keeps a symlink to ../x and writes through /var/run -> /run, inside the root', async () => {
       const src = path.join(tarDir, 'links');
       await writeTree(src, { 'lnk': { link: '../x' }, 'var/run/app.pid': '42\n' });
-      await run('tar', ['-cf', path.join(tarDir, 'links.tar'), '-C', src, 'lnk', 'var/run/app.pid']);
+      await run('ln', [path.join(src, 'var/run/app.pid'), path.join(src, 'var/run/app.pid.link')]);
+      await run('tar', ['-cf', path.join(tarDir, 'links.tar'), '-C', src, 'lnk', 'var/run/app.pid', 'var/run/app.pid.link']);
       const r = await built(`FROM scratch
 COPY rootdir/ /
 ADD links.tar /
@@ -191,6 +192,20 @@ ADD links.tar /
       assert.equal(await readlink(path.join(r.out, 'lnk')), '../x');
       assert.equal(await readlink(path.join(r.out, 'var/run')), '/run');
       assert.equal(await r.read('run/app.pid'), '42\n');
+      assert.equal((await r.st('run/app.pid.link')).ino, (await r.st('run/app.pid')).ino, 'the hard link lands beside its target');
+    });
+
+    it('ADD unpacks each archive a wildcard matches, a v7 tar too, and copies a compressed file that holds no tar (testDockerfileAddArchiveWildcard)', async () => {
+      const r = await built('FROM scratch\nADD *.tar /dest\nADD data.json.gz /\n', {}, [], async (ctx) => {
+        await writeTree(path.join(tarDir, 'wild'), { foo: 'content0', bar: 'content1', 'data.json': '{}' });
+        await run('tar', ['-cf', path.join(ctx, 't.tar'), '-C', path.join(tarDir, 'wild'), 'foo']);
+        await run('tar', ['--format=v7', '-cf', path.join(ctx, 'b.tar'), '-C', path.join(tarDir, 'wild'), 'bar']);
+        await run('gzip', ['-k', path.join(tarDir, 'wild/data.json')]);
+        await run('cp', [path.join(tarDir, 'wild/data.json.gz'), ctx]);
+      });
+      assert.equal(await r.read('dest/foo'), 'content0');
+      assert.equal(await r.read('dest/bar'), 'content1');
+      assert.ok((await r.st('data.json.gz')).isFile());
     });
   });
 
