@@ -11,6 +11,7 @@ import {
   ShellLex,
   automaticPlatformArgs,
   hostPlatform,
+  formatPlatform,
   type Command,
   type Dockerfile,
   type Stage,
@@ -24,7 +25,7 @@ import { checkExecutor } from '../worker/executor.js';
 import { contextSource } from '../worker/sources.js';
 import { cacheKey } from './cache.js';
 import { cloneState, emptyConfig, type StageState } from './state.js';
-import { atLine, expansionEnv, setArg, type BuildContext, type StageScope } from './context.js';
+import { atLine, expansionEnv, setArg, stagePlatform, type BuildContext, type StageScope } from './context.js';
 import { resolveImage, resolveOciLayout, stateFromManifest, type ImageResolver } from './images.js';
 import { applyMetadata } from './metadata.js';
 import { runStep } from './run.js';
@@ -112,10 +113,9 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
   }
   if (!st?.isDirectory()) throw new InputError(`build context ${opts.context} is not a directory`);
   const df = await loadDockerfile(opts);
+  // Any target platform is accepted: only a RUN of a stage for another platform fails (run.ts), as a stage
+  // `FROM --platform=$BUILDPLATFORM` runs here whatever the target.
   const platform = opts.platform ?? HOST_PLATFORM;
-  if (platform.os !== HOST_PLATFORM.os || platform.architecture !== HOST_PLATFORM.architecture) {
-    throw new InputError(`platform ${platform.os}/${platform.architecture} cannot run on this ${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture} machine`);
-  }
   const buildArgs = opts.buildArgs ?? {};
   const plan = planStages(df, { buildArgs, target: opts.target, platform, buildPlatform: HOST_PLATFORM, namedContexts: Object.keys(opts.contexts ?? {}) });
   const automaticArgs = automaticPlatformArgs(platform, HOST_PLATFORM);
@@ -150,11 +150,12 @@ export async function prepare(session: Session, opts: BuildOptions, signal: Abor
       }
       return p;
     },
-    imageState: (ref) => {
-      let p = images.get(ref);
+    imageState: (ref, forPlatform = platform) => {
+      const key = `${ref}\0${formatPlatform(forPlatform)}`;
+      let p = images.get(key);
       if (!p) {
-        p = baseFromReference(ctx, ref);
-        images.set(ref, p);
+        p = baseFromReference(ctx, ref, forPlatform);
+        images.set(key, p);
       }
       return p;
     },
@@ -235,8 +236,8 @@ async function runStage(ctx: BuildContext, stage: Stage): Promise<StageState> {
   if (stage.replacedBy !== undefined) {
     // A directory only serves COPY --from and mount from= (fromState reads it as a context); baseState refuses it
     // as a base, so this empty state is never built on.
-    if (ctx.opts.contexts?.[stage.replacedBy]?.kind === 'local') return scratchState(ctx);
-    const replaced = await baseFromReference(ctx, stage.replacedBy).catch((e: unknown) => {
+    if (ctx.opts.contexts?.[stage.replacedBy]?.kind === 'local') return scratchState(stagePlatform(ctx, stage));
+    const replaced = await ctx.imageState(stage.replacedBy, stagePlatform(ctx, stage)).catch((e: unknown) => {
       throw atLine(ctx, e, `${ctx.df.file}:${stage.from.ins.line}: stage ${name} (replaced by build context ${JSON.stringify(stage.replacedBy)})`);
     });
     ctx.emit({ kind: 'stage-done', stage: name, time: Date.now() });
@@ -275,7 +276,7 @@ function onbuildCommands(ctx: BuildContext, triggers: string[], stage: Stage): C
 
 async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
   const base = stage.baseImage;
-  if (base.toLowerCase() === 'scratch') return scratchState(ctx);
+  if (base.toLowerCase() === 'scratch') return scratchState(stagePlatform(ctx, stage));
   if (stage.baseStage !== undefined) {
     const replacedBy = ctx.plan.stages[stage.baseStage]?.replacedBy;
     if (replacedBy !== undefined && ctx.opts.contexts?.[replacedBy]?.kind === 'local') {
@@ -285,30 +286,30 @@ async function baseState(ctx: BuildContext, stage: Stage): Promise<StageState> {
     if (!p) throw new StratumError(`stage ${base} was not scheduled`);
     return p;
   }
-  return ctx.imageState(base).catch((e: unknown) => {
+  return ctx.imageState(base, stagePlatform(ctx, stage)).catch((e: unknown) => {
     throw atLine(ctx, e, `${ctx.df.file}:${stage.from.ins.line}: FROM ${base}`);
   });
 }
 
-function scratchState(ctx: BuildContext): StageState {
-  return { chain: [], config: emptyConfig(ctx.platform), history: [], key: cacheKey('scratch', ctx.platform.os, ctx.platform.architecture) };
+function scratchState(platform: Platform): StageState {
+  return { chain: [], config: emptyConfig(platform), history: [], key: cacheKey('scratch', platform.os, platform.architecture) };
 }
 
 /** A base or --from that is not a stage: a named context, or an image. */
-async function baseFromReference(ctx: BuildContext, ref: string): Promise<StageState> {
+async function baseFromReference(ctx: BuildContext, ref: string, platform: Platform): Promise<StageState> {
   const named = ctx.opts.contexts?.[ref];
   if (named) {
     // buildx: docker-image://scratch is the empty image, as FROM scratch.
-    if (named.kind === 'docker-image' && named.ref === 'scratch') return scratchState(ctx);
+    if (named.kind === 'docker-image' && named.ref === 'scratch') return scratchState(platform);
     if (named.kind === 'local') throw new InputError(`build context "${ref}" is a local directory and cannot be used as an image`);
     const desc =
       named.kind === 'oci-layout'
         ? await resolveOciLayout(ctx.session, named.path, named.ref)
         : await imageByRef(ctx, named.ref);
-    return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
+    return stateFromManifest(ctx.session, desc, platform, ctx.emit);
   }
   const desc = await imageByRef(ctx, ref);
-  return stateFromManifest(ctx.session, desc, ctx.platform, ctx.emit);
+  return stateFromManifest(ctx.session, desc, platform, ctx.emit);
 }
 
 /** --pull (always): a name with a registry is fetched again even when the store has it; the puller skips the rest. */

@@ -4,7 +4,7 @@
  * import this module and build.ts calls the steps, so no step imports build.ts.
  */
 import type { Dockerfile, Plan, ShellLex, Stage } from '../frontend/index.js';
-import { findStage } from '../frontend/index.js';
+import { findStage, parsePlatform } from '../frontend/index.js';
 import { contextSource, type SourceRoot } from '../worker/sources.js';
 import type { ImageResolver } from './images.js';
 import type { Session } from './session.js';
@@ -33,11 +33,17 @@ export interface BuildContext {
   /** Every scheduled stage of this build, by index. */
   stages: Map<number, Promise<StageState>>;
   stageState: (ref: string) => Promise<StageState> | undefined;
-  imageState: (ref: string) => Promise<StageState>;
+  /** An image (or named context) as a stage's state, for `platform` (default: the build's target). */
+  imageState: (ref: string, platform?: Platform) => Promise<StageState>;
   emit: (e: ProgressEvent) => void;
   signal: AbortSignal;
   pull?: ImageResolver;
   counters: { total: number; cached: number };
+}
+
+/** The platform a stage is for: its FROM --platform, else the build's target. */
+export function stagePlatform(ctx: BuildContext, stage: Stage): Platform {
+  return stage.platform ? parsePlatform(stage.platform, `FROM --platform at ${ctx.df.file}:${stage.from.ins.line}`) : ctx.platform;
 }
 
 /** Per-stage dispatch state: ARG values in scope, which build args the stage used. */

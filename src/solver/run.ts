@@ -1,6 +1,6 @@
 import { chown, chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
+import { formatPlatform, hostPlatform, parseMount, runScript, type Command, type MountSpec } from '../frontend/index.js';
 import { InputError, StratumError } from '../util/errors.js';
 import { runContainer } from '../worker/executor.js';
 import type { SpecMount } from '../worker/runc-spec.js';
@@ -10,7 +10,7 @@ import { collectSources, hashSources, materializeSource, type SourceRoot } from 
 import { resolveInContext, resolveInRoot } from '../worker/securejoin.js';
 import { mountOverlay, mountReadonlyOverlay, unmount } from '../worker/overlay.js';
 import { cacheKey } from './cache.js';
-import { expansionEnv, fromState, type BuildContext, type StageScope } from './context.js';
+import { expansionEnv, fromState, stagePlatform, type BuildContext, type StageScope } from './context.js';
 import { shellOf, historyText } from './metadata.js';
 import { advance, DEFAULT_PATH, type StageState } from './state.js';
 import { lowerDirs, missingMountPoints, removeMountStubs, withWritableRootfs, writeTempFile } from '../worker/rootfs.js';
@@ -31,6 +31,15 @@ export function runArgv(cmd: RunCmd, state: StageState): { argv: string[]; scrip
 const SCRIPT_PATH = '/dev/.stratum-script';
 
 export async function runStep(ctx: BuildContext, scope: StageScope, state: StageState, cmd: RunCmd, n: number) {
+  // Only a RUN executes the platform's binaries: a stage for another platform fails here, not the whole build.
+  const platform = stagePlatform(ctx, scope.stage);
+  const host = hostPlatform();
+  if (platform.os !== host.os || platform.architecture !== host.architecture) {
+    throw new InputError(
+      `${ctx.df.file}:${cmd.ins.line}: RUN cannot run for ${formatPlatform(platform)} on this ${formatPlatform(host)} machine (no emulation); ` +
+        'build the stage FROM --platform=$BUILDPLATFORM, or for this platform',
+    );
+  }
   const env = expansionEnv(scope, state);
   let sshIndex = 0;
   const mountSpecs: MountSpec[] = cmd.mounts.map((raw) => {

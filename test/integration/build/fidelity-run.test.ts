@@ -285,6 +285,24 @@ RUN --mount=from=extra,target=/m ls /m > /listing
     });
   });
 
+  it('--platform darwin/ppc64le builds when only FROM --platform=$BUILDPLATFORM stages run; a RUN for it fails', async () => {
+    const b = await build(
+      `FROM --platform=$BUILDPLATFORM ${BASE} AS build
+ARG TARGETPLATFORM
+RUN echo "for $TARGETPLATFORM on $(uname -m)" > /out
+FROM scratch
+COPY --from=build /out /out
+`,
+      ['--platform', 'darwin/ppc64le'],
+    );
+    ok(b);
+    assert.match(await b.read('out'), /^for darwin\/ppc64le on /);
+    const cfg = (await imageConfig(b.tag)) as unknown as { os: string; architecture: string };
+    assert.equal(`${cfg.os}/${cfg.architecture}`, 'darwin/ppc64le');
+    const r = await build(`FROM ${BASE}\nRUN true\n`, ['--platform', 'darwin/ppc64le']);
+    refused(r, 2, /Dockerfile:2: RUN cannot run for darwin\/ppc64le on this linux\/\w+ machine/);
+  });
+
   it('RUN --mount=type=ssh forwards the agent: ssh-add -l inside RUN lists its key; mode, uid and gid apply', async () => {
     const agentDir = path.join(tmp, 'agent');
     await mkdir(agentDir);
