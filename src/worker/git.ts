@@ -139,14 +139,23 @@ export interface Checkout {
 export async function resolveGitCommit(cacheDir: string, src: GitSource): Promise<{ mirror: string; commit: string }> {
   const mirror = await mirrorFor(cacheDir, src.url, src.ref);
   const ref = src.ref ?? 'HEAD';
-  const r = await run('git', ['-C', mirror, 'rev-parse', '--verify', '-q', `${ref}^{commit}`], { check: false, env: gitEnv });
-  if (r.code !== 0) throw new StratumError(`git ref ${ref} not found in ${src.url}`);
-  const commit = r.stdout.trim();
+  // Only what the remote advertises names a commit, as in BuildKit: a full commit id, a ref, or a branch or tag
+  // name; not a short id or `main~1`, which rev-parse alone would take.
+  const candidates = ref === 'HEAD' || ref.startsWith('refs/') || /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(ref) ? [ref] : [`refs/tags/${ref}`, `refs/heads/${ref}`];
+  let commit: string | undefined;
+  for (const c of candidates) {
+    const r = await run('git', ['-C', mirror, 'rev-parse', '--verify', '-q', `${c}^{commit}`], { check: false, env: gitEnv });
+    if (r.code === 0) {
+      commit = r.stdout.trim();
+      break;
+    }
+  }
+  if (commit === undefined) throw new StratumError(`git ref ${ref} not found in ${src.url}: the repository does not contain it`);
   if (src.checksum !== undefined) {
     const want = src.checksum.toLowerCase();
     if (!/^[0-9a-f]+$/.test(want)) throw new InputError(`invalid checksum ${src.checksum} for git source ${src.url}: expected a hex commit hash`);
     // An annotated tag may be pinned by its own object id, as BuildKit allows.
-    const obj = await run('git', ['-C', mirror, 'rev-parse', '--verify', '-q', ref], { check: false, env: gitEnv });
+    const obj = await run('git', ['-C', mirror, 'rev-parse', '--verify', '-q', candidates.length > 1 ? `refs/tags/${ref}` : ref], { check: false, env: gitEnv });
     const tagObject = obj.code === 0 && obj.stdout.trim() !== commit ? obj.stdout.trim() : undefined;
     if (!commit.startsWith(want) && !tagObject?.startsWith(want)) {
       throw new SourceChecksumError(`git source ${src.url}${src.ref ? `#${src.ref}` : ''}: expected checksum to match ${src.checksum}, got ${commit}${tagObject ? ` or ${tagObject}` : ''}`);

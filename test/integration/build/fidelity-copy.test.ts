@@ -343,6 +343,18 @@ ADD ${u}?commit=${commit.slice(0, 12)} /pinned/
       assert.equal(await r.read('pinned/top.txt'), 'top\n');
     });
 
+    it('names a commit only as the remote does: no short id as a ref, no tag as a branch (testGitQueryString)', async () => {
+      const u = `${daemon.url}/main.git`;
+      for (const src of [`${u}?ref=${commit.slice(0, 8)}`, `${u}#${commit.slice(0, 8)}`, `${u}?branch=v1`, `${u}?tag=v1&commit=${'1'.repeat(40)}`]) {
+        const r = await build(`FROM scratch\nADD ${src} /x/\n`);
+        assert.notEqual(r.code, 0, src);
+        assert.match(r.stderr, /the repository does not contain it|expected checksum to match/, src);
+      }
+      const ok = await built(`FROM scratch\nADD ${u}?ref=${commit} /x/\nADD ${u}?tag=v1#refs/tags/v1 /y/\n`);
+      assert.equal(await ok.read('x/top.txt'), 'top\n');
+      assert.equal(await ok.read('y/top.txt'), 'top\n');
+    });
+
     it('a git build context takes the query form too', async () => {
       const out = path.join(tmp, 'git-context-out');
       const r = await stratum(['build', `${daemon.url}/main.git?branch=main&subdir=ctxdir`, '--progress', 'plain', '-o', `type=local,dest=${out}`], { root });
