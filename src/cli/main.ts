@@ -49,8 +49,18 @@ program
   .description('Build, verify and ship OpenStack container images: a daemonless Dockerfile builder, cache and bake orchestrator')
   .version('0.1.0')
   .option('--root <dir>', 'store directory (default: $STRATUM_ROOT or /var/lib/stratum)')
-  .showHelpAfterError()
   .exitOverride();
+
+/**
+ * After a usage mistake (an unknown option, a missing value) each command prints the error, its usage line and
+ * where the options are: the whole help would push the one line that matters off the screen.
+ */
+function usageAfterErrors(cmd: Command): void {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  cmd.showHelpAfterError(`Usage: ${cmd.createHelp().commandUsage(cmd)}\n(run '${names.join(' ')} --help' for the options)`);
+  for (const sub of cmd.commands) usageAfterErrors(sub);
+}
 
 // No top-level await: the bundled CLI is CommonJS (bin/stratum.js loads it with a V8 code cache).
 async function main(): Promise<void> {
@@ -67,6 +77,7 @@ async function main(): Promise<void> {
       if (!loaded.has(mod)) mod.register(program);
       loaded.add(mod);
     }
+    usageAfterErrors(program);
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
