@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
 import { RegistryClient, type PulledImage, type RegistryClientOptions } from './client.js';
 import { BlobOrigins } from './origins.js';
@@ -22,7 +22,10 @@ export function collect(value: string, previous: string[] | undefined): string[]
  * blob-origin record kept in the store root (so later pushes can mount).
  */
 export function createRegistryClient(root: string | undefined, flags: RegistryFlags = {}, extra: RegistryClientOptions = {}): RegistryClient {
-  for (const f of flags.caCert ?? []) if (!existsSync(f)) throw new InputError(`--ca-cert ${f}: no such file`);
+  for (const f of flags.caCert ?? []) {
+    if (!existsSync(f)) throw new InputError(`--ca-cert ${f}: no such file`);
+    if (!statSync(f).isFile()) throw new InputError(`--ca-cert ${f}: not a file (a PEM certificate)`);
+  }
   return new RegistryClient({
     insecureRegistries: flags.insecureRegistry ?? [],
     caCertFiles: flags.caCert ?? [],

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Session } from '../../solver/session.js';
 import { bootstrapDebian } from '../../worker/bootstrap.js';
 import { InputError } from '../../util/errors.js';
-import { withStoreLock } from '../../store/index.js';
+import { normalizeRef, withStoreLock } from '../../store/index.js';
 import { rootOf } from '../root.js';
 import { parseSourceDateEpoch } from '../../solver/request.js';
 
@@ -20,6 +20,12 @@ export function register(program: Command): void {
     .addHelpText('after', '\nWith SOURCE_DATE_EPOCH set, the same archive state gives the same image digest.')
     .action(async (distro: string, f: { tag: string; suite: string; variant: string; include?: string; mirror?: string; quiet?: boolean }, command: Command) => {
       if (distro !== 'debian') throw new InputError(`bootstrap: unknown distribution "${distro}" (supported: debian)`);
+      // Checked before mmdebstrap spends minutes on an image that could not be named.
+      try {
+        normalizeRef(f.tag);
+      } catch (e) {
+        throw new InputError(`--tag: ${(e as Error).message}`);
+      }
       const session = await Session.get(rootOf(command));
       // Shared store lock: a prune must not take the new blobs before they are tagged.
       const manifest = await withStoreLock(session.root, 'shared', async () => {

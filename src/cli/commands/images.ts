@@ -35,15 +35,13 @@ export function register(program: Command): void {
     .argument('<names...>', 'image names')
     .action(async (names: string[], _flags: unknown, command: Command) => {
       const session = await Session.get(rootOf(command));
-      let missing = 0;
+      const missing: string[] = [];
       for (const n of names) {
         if (await session.images.remove(n)) process.stdout.write(`untagged ${n}\n`);
-        else {
-          process.stderr.write(`no such image: ${n}\n`);
-          missing++;
-        }
+        else missing.push(n);
       }
-      if (missing) throw new InputError(`${missing} image(s) not found`);
+      // One error line for all of them, after the ones that were removed.
+      if (missing.length) throw new InputError(`no such image: ${missing.join(', ')}`);
     });
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { formatFinding, lintPath, LINT_RULES, parseConstraints } from '../../catalog/index.js';
 import { InputError } from '../../util/errors.js';
@@ -23,6 +24,8 @@ directly above an instruction disables rules for it; in the header it disables t
 Exit codes: 0 clean, 1 findings, 2 bad input.`,
     )
     .action(async (path: string, opts: { checkImages?: boolean; constraints?: string }) => {
+      // A path that is not there would lint nothing and pass.
+      if (!existsSync(path)) throw new InputError(`${path || '""'}: no such file or directory`);
       let constraints: Set<string> | undefined;
       if (opts.constraints) {
         let text: string;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InputError } from '../../util/errors.js';
 import { dockerConfigPath, normalizeRegistryHost, removeCredentials } from '../../registry/index.js';
 
 export function register(program: Command): void {
@@ -8,11 +9,12 @@ export function register(program: Command): void {
     .argument('<host>', 'registry host[:port]')
     .addHelpText('after', '\nExit codes: 0 removed, 1 there were no credentials for that registry.')
     .action(async (host: string) => {
+      if (host.trim() === '') throw new InputError('logout: empty registry host');
       const registry = normalizeRegistryHost(host);
       if (await removeCredentials(registry)) {
         process.stdout.write(`removed credentials for ${registry} from ${dockerConfigPath()}\n`);
       } else {
-        process.stderr.write(`not logged in to ${registry}\n`);
+        process.stderr.write(`error: not logged in to ${registry}\n`);
         process.exitCode = 1;
       }
     });

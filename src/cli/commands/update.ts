@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { InputError } from '../../util/errors.js';
 import { needsUpdate, updateRefs, type RefStatus } from '../../catalog/index.js';
 
 /** Exit code when some ref could not be checked (its remote failed) and none was found stale. */
@@ -50,7 +52,11 @@ nothing above applies). The first that applies in that order wins.`,
     )
     .action(async (path: string, opts: { check?: boolean; timeout: string }) => {
       const check = !!opts.check;
-      const res = await updateRefs(path, { check, timeoutMs: Number(opts.timeout) * 1000 });
+      const seconds = Number(opts.timeout);
+      if (opts.timeout.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) throw new InputError(`--timeout ${opts.timeout}: expected a positive number of seconds`);
+      // A path that is not there would check nothing and pass.
+      if (!existsSync(path)) throw new InputError(`${path || '""'}: no such file or directory`);
+      const res = await updateRefs(path, { check, timeoutMs: seconds * 1000 });
       for (const s of res.skipped) process.stderr.write(`${s}\n`);
       const stale = res.refs.filter(needsUpdate);
       const unchecked = res.refs.filter((r) => r.state === 'unchecked');
