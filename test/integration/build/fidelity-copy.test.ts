@@ -295,6 +295,44 @@ COPY other $empty
     assert.equal(await r.read('var/www/other'), 'contents1');
   });
 
+  it('owners: kept from a stage, --chown on what the copy makes, an existing target left alone; sources through symlinks (testCopyChownExistingDir, testCopyThroughSymlink*)', async () => {
+    const r = await built(`FROM localhost/debian:bookworm AS source
+RUN touch /file && chown 100:200 /file && mkdir -p /dir/subdir && touch /dir/subdir/nestedfile \\
+ && chown 100:200 /dir && chown 101:201 /dir/subdir && chown 102:202 /dir/subdir/nestedfile \\
+ && mkdir -p /out/sub && ln -s /out/sub /sub && ln -s out/sub /sub2 && printf data > /sub/foo
+
+FROM scratch AS base
+COPY --from=source --chown=500:600 /out/sub/ /existingdir/
+COPY --from=source /out/sub/foo /existingdir/existingfile
+
+FROM base AS plain
+COPY --from=source /file .
+COPY --from=source /dir /dir
+COPY --from=source /dir/. /existingdir
+COPY --from=source /sub/foo /through/
+COPY --from=source /sub2/foo /through/bar
+
+FROM base
+COPY --from=source --chown=300:400 /file .
+COPY --from=source --chown=300:400 /dir /dir
+COPY --from=source --chown=300:400 /dir/. /existingdir
+COPY --from=plain / /plain/
+`);
+    const owner = async (p: string) => {
+      const st = await r.st(p);
+      return `${st.uid}:${st.gid}`;
+    };
+    const want: Record<string, string> = {
+      'plain/file': '100:200', 'plain/dir': '0:0', 'plain/dir/subdir': '101:201', 'plain/dir/subdir/nestedfile': '102:202',
+      'plain/existingdir': '500:600', 'plain/existingdir/foo': '500:600', 'plain/existingdir/existingfile': '0:0', 'plain/existingdir/subdir': '101:201', 'plain/existingdir/subdir/nestedfile': '102:202',
+      file: '300:400', dir: '300:400', 'dir/subdir': '300:400', 'dir/subdir/nestedfile': '300:400',
+      existingdir: '500:600', 'existingdir/subdir': '300:400', 'existingdir/subdir/nestedfile': '300:400',
+    };
+    for (const [p, o] of Object.entries(want)) assert.equal(await owner(p), o, p);
+    assert.equal(await r.read('plain/through/foo'), 'data');
+    assert.equal(await r.read('plain/through/bar'), 'data');
+  });
+
   it('a wildcard that matches nothing adds nothing and is no error (testEmptyWildcard)', async () => {
     const r = await built('FROM scratch\nCOPY foo nomatch* /\nCOPY package.json yarn.lock* /app/\nCOPY nothing* /none/\n', { foo: 'contents0', 'package.json': '{}' });
     assert.equal(await r.read('foo'), 'contents0');
