@@ -22,7 +22,8 @@ export async function download(cacheDir: string, url: string, checksum?: string)
     throw new InputError(`--checksum must be sha256:<64 hex digits>, got ${checksum}`);
   }
   await mkdir(cacheDir, { recursive: true });
-  const name = path.posix.basename(new URL(url).pathname) || 'index.html';
+  // BuildKit's name for a URL whose path names no file (`http://host/`).
+  const name = path.posix.basename(new URL(url).pathname) || '__unnamed__';
   if (checksum) {
     const cached = path.join(cacheDir, checksum.slice(7));
     const meta = await readFile(`${cached}.json`, 'utf8').catch(() => undefined);

@@ -161,6 +161,7 @@ ADD files.tgz /default/
 ADD --unpack=false files.tgz /kept/
 ADD --unpack=true ${base}/files.tgz /fromurl/
 ADD ${base}/files.tgz /urlkept/
+ADD ${base}/ /unnamed/
 `, {}, [], async (ctx) => run('cp', [path.join(tarDir, 'files.tgz'), path.join(ctx, 'files.tgz')]).then(() => undefined));
       assert.equal(await r.read('default/inner/packed.txt'), 'packed\n');
       assert.ok((await r.st('kept/files.tgz')).isFile());
@@ -169,6 +170,7 @@ ADD ${base}/files.tgz /urlkept/
       assert.equal(await mode(r, 'fromurl/inner/run.sh'), '0755');
       assert.ok((await r.st('urlkept/files.tgz')).isFile());
       assert.equal(await mode(r, 'urlkept/files.tgz'), '0600');
+      assert.equal(await mode(r, 'unnamed/__unnamed__'), '0600', 'a URL naming no file is __unnamed__ (testDockerfileADDFromURL)');
     });
 
     it('ADD --chown on a local archive gives every extracted entry the owner (testDockerfileAddChownArchive)', async () => {
