@@ -335,6 +335,26 @@ COPY --from=plain / /plain/
     assert.equal(await r.read('plain/through/bar'), 'data');
   });
 
+  it('wildcards and directory sources land as in BuildKit (testCopyWildcards)', async () => {
+    const r = await built(`FROM scratch
+COPY *.go /gofiles/
+COPY f*.go foo2.go
+COPY sub/* /subdest/
+COPY sub/*/dir2/foo /subdest2/
+COPY sub/*/dir2/foo /subdest3/bar
+COPY . all/
+COPY sub/dir1/ subdest4
+COPY sub/dir1/. subdest5
+COPY sub/dir1 subdest6
+`, { 'foo.go': 'foo-contents', 'bar.go': 'bar-contents', 'sub/dir1/dir2/foo': 'foo-contents' });
+    const want: Record<string, string> = {
+      'gofiles/foo.go': 'foo-contents', 'gofiles/bar.go': 'bar-contents', 'foo2.go': 'foo-contents', 'subdest/dir2/foo': 'foo-contents',
+      'subdest2/foo': 'foo-contents', 'subdest3/bar': 'foo-contents', 'all/foo.go': 'foo-contents',
+      'subdest4/dir2/foo': 'foo-contents', 'subdest5/dir2/foo': 'foo-contents', 'subdest6/dir2/foo': 'foo-contents',
+    };
+    for (const [p, c] of Object.entries(want)) assert.equal(await r.read(p), c, p);
+  });
+
   it('a wildcard that matches nothing adds nothing and is no error (testEmptyWildcard)', async () => {
     const r = await built('FROM scratch\nCOPY foo nomatch* /\nCOPY package.json yarn.lock* /app/\nCOPY nothing* /none/\n', { foo: 'contents0', 'package.json': '{}' });
     assert.equal(await r.read('foo'), 'contents0');
