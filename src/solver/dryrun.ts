@@ -32,7 +32,7 @@ export interface DryRunStage {
 export async function dryRun(opts: BuildOptions): Promise<{ dockerfile: string; target: string; stages: DryRunStage[] }> {
   const df = await loadDockerfile(opts);
   const platform = opts.platform ?? HOST_PLATFORM;
-  const plan = planStages(df, { buildArgs: opts.buildArgs ?? {}, target: opts.target, platform, buildPlatform: HOST_PLATFORM });
+  const plan = planStages(df, { buildArgs: opts.buildArgs ?? {}, target: opts.target, platform, buildPlatform: HOST_PLATFORM, namedContexts: Object.keys(opts.contexts ?? {}) });
   const lex = new ShellLex(df.escape);
   const session = await Session.get(opts.root).catch(() => undefined);
   const auto = automaticPlatformArgs(platform, HOST_PLATFORM);
