@@ -272,15 +272,20 @@ COPY dir/sub bar
     assert.equal(await r.read('bar'), 'bar-contents');
   });
 
-  it('a socket in the context becomes an empty regular file (testCopySocket)', async () => {
+  it('a socket in the context becomes an empty regular file (testCopySocket); a FIFO stays one', async () => {
     const sock = createNetServer();
     try {
       const r = await built('FROM scratch\nCOPY . /\n', {}, [], async (ctx) => {
         await new Promise<void>((resolve) => sock.listen(path.join(ctx, 'socket.sock'), resolve));
+        await run('mkfifo', ['-m', '0640', path.join(ctx, 'fifo')]);
       });
       const st = await r.st('socket.sock');
       assert.ok(st.isFile());
       assert.equal(st.size, 0);
+      // a FIFO is made again, as BuildKit's context transfer and copy do
+      const fifo = await r.st('fifo');
+      assert.ok(fifo.isFIFO());
+      assert.equal(fifo.mode & 0o7777, 0o640);
     } finally {
       sock.close();
     }
