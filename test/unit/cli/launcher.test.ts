@@ -60,7 +60,7 @@ describe('bin/stratum.js', () => {
     }
     const bad = await stratum(['build', '--progress', 'nonsense', ctx], { STRATUM_CLI: 'dist' });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--progress must be auto, plain, json or quiet/);
+    assert.match(bad.stderr, /--progress nonsense: expected one of auto, tty, plain, json, rawjson, quiet/);
   });
 
   it('a damaged code cache is ignored and made again', async () => {
