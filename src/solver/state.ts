@@ -25,7 +25,8 @@ export function emptyConfig(platform: { os: string; architecture: string; varian
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
-    config: { Env: [`PATH=${DEFAULT_PATH}`] },
+    // As BuildKit's empty image: the default PATH, and `/` as the working directory.
+    config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };

@@ -30,12 +30,7 @@ const CONFIG_KEYS = ['Env', 'User', 'WorkingDir', 'Labels', 'ExposedPorts', 'Cmd
  * Differences found by this test and not fixed yet, as [stratum, BuildKit]: each is asserted as it
  * is (so it is never hidden) and must be removed once the engine agrees.
  */
-const KNOWN: Record<string, [unknown, unknown]> = {
-  // BuildKit gives an image FROM scratch WorkingDir "/" when no WORKDIR sets one
-  'copy-chmod-chown WorkingDir': [null, '/'],
-  'symlinks WorkingDir': [null, '/'],
-  'add-local-tar WorkingDir': [null, '/'],
-};
+const KNOWN: Record<string, [unknown, unknown]> = {};
 
 interface Case {
   name: string;
