@@ -72,7 +72,11 @@ export async function importOciLayout(store: ContentStore, dir: string, ref?: st
   }
   const entries = checkIndex(raw, `${layoutDir}/index.json`).manifests;
   let chosen: Descriptor | undefined;
-  if (ref !== undefined) {
+  if (ref !== undefined && /^sha256:[a-f0-9]{64}$/.test(ref)) {
+    // `DIR@sha256:…`: an image of the layout by its digest, listed in index.json or only kept among its blobs
+    // (a platform's manifest under an index).
+    chosen = entries.find((m) => m.digest === ref) ?? (await layoutBlobDescriptor(layoutDir, ref));
+  } else if (ref !== undefined) {
     chosen = entries.find((m) => {
       const n = m.annotations?.[REF_NAME_ANNOTATION];
       const full = m.annotations?.['io.containerd.image.name'];
@@ -117,4 +121,22 @@ export async function importOciLayout(store: ContentStore, dir: string, ref?: st
   const out: Descriptor = { mediaType: desc.mediaType ?? manifest.mediaType ?? MediaTypes.manifest, digest: desc.digest, size: desc.size };
   if (desc.platform) out.platform = desc.platform;
   return out;
+}
+
+async function layoutBlobDescriptor(layoutDir: string, digest: string): Promise<Descriptor> {
+  const file = path.join(layoutDir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch {
+    throw new InputError(`${layoutDir}: no image ${digest} (neither in index.json nor among its blobs)`);
+  }
+  let mediaType: unknown;
+  try {
+    mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+  } catch {
+    throw new InputError(`${layoutDir}: blob ${digest} is not an image manifest or index`);
+  }
+  if (typeof mediaType !== 'string' || !/manifest|index/.test(mediaType)) throw new InputError(`${layoutDir}: blob ${digest} is not an image manifest or index`);
+  return { mediaType, digest, size: bytes.length };
 }

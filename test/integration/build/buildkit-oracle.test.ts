@@ -226,7 +226,7 @@ describe(`stratum builds as BuildKit ${VERSION} builds`, { skip, timeout: 8 * 60
       );
       assert.equal(bk.code, 0, `buildctl: ${(bk.stderr || bk.stdout).slice(-3000)}`);
       const st = await stratum(
-        ['build', ctx, '-f', path.join(dfDir, 'Dockerfile'), '--progress', 'plain', ...(c.base ? ['--build-context', `base=oci-layout://${baseLayout}`] : []), '-o', `type=oci,dest=${ours},tar=false`],
+        ['build', ctx, '-f', path.join(dfDir, 'Dockerfile'), '--progress', 'plain', ...(c.base ? ['--build-context', `base=oci-layout://${baseLayout}@${baseDigest}`] : []), '-o', `type=oci,dest=${ours},tar=false`],
         { root: path.join(tmp, 'store') },
       );
       assert.equal(st.code, 0, `stratum: ${st.stderr.slice(-3000)}`);

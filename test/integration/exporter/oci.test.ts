@@ -165,6 +165,16 @@ test('importOciLayout: picks linux/amd64 from an index, verifies digests', { ski
   assert.equal(got.platform?.architecture, 'amd64');
   for (const l of layers) assert.equal(await store3.verify(l.digest), true);
   assert.equal(await store3.has(armCfg.digest), false);
+  // DIR@sha256:…: by the digest of an entry of index.json, or of a manifest kept only among the blobs
+  const byIndex = await importOciLayout(new ContentStore(path.join(dir, 'store3')), layout, idx.digest);
+  assert.equal(byIndex.digest, image.manifest.digest, 'an index by digest still picks this platform');
+  const store5 = new ContentStore(path.join(dir, 'store5'));
+  await store5.init();
+  const arm = await importOciLayout(store5, layout, armMan.digest);
+  assert.deepEqual([arm.digest, arm.mediaType], [armMan.digest, MediaTypes.manifest]);
+  assert.equal(await store5.has(armCfg.digest), true);
+  await assert.rejects(importOciLayout(store5, layout, `sha256:${'e'.repeat(64)}`), /no image sha256:e+ \(neither in index\.json nor among its blobs\)/);
+  await assert.rejects(importOciLayout(store5, layout, layers[0]!.digest), /is not an image manifest or index/);
 
   // a corrupt blob is refused and not stored
   const bad = path.join(dir, 'corrupt');
