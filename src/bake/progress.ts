@@ -140,6 +140,7 @@ export function ttyProgress(out: Out, intervalMs = 120): ProgressView {
           const took = r ? ` ${secs(e.time - r.start)}` : '';
           if (e.status === 'done') permanent.push(cut(`\x1b[32m✔\x1b[0m ${e.target}${took}`));
           else if (e.status === 'failed') permanent.push(cut(`\x1b[31m✘ ${e.target}${took}: ${(e.error ?? '').split('\n')[0]}\x1b[0m`));
+          else if (e.status === 'up-to-date') permanent.push(cut(`\x1b[32m=\x1b[0m ${e.target} skipped: ${e.reason ?? 'up to date'}`));
           else permanent.push(cut(`\x1b[33m- ${e.target} skipped: ${e.reason ?? ''}\x1b[0m`));
           break;
         }

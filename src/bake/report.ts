@@ -12,8 +12,8 @@ export { layoutGraph, type GraphLayout } from './report-graph.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-const STATUS_FILL: Record<string, string> = { done: '#e3f4e6', failed: '#fde2e1', skipped: '#eceff1', pending: '#eceff1', running: '#fff4d6' };
-const STATUS_STROKE: Record<string, string> = { done: '#2e7d32', failed: '#c62828', skipped: '#90a4ae', pending: '#90a4ae', running: '#f9a825' };
+const STATUS_FILL: Record<string, string> = { done: '#e3f4e6', 'up-to-date': '#e8f0fe', failed: '#fde2e1', skipped: '#eceff1', pending: '#eceff1', running: '#fff4d6' };
+const STATUS_STROKE: Record<string, string> = { done: '#2e7d32', 'up-to-date': '#1a73e8', failed: '#c62828', skipped: '#90a4ae', pending: '#90a4ae', running: '#f9a825' };
 
 function trunc(s: string, n: number): string {
   return s.length > n ? s.slice(0, n - 1) + '…' : s;
@@ -168,7 +168,7 @@ export function renderReport(run: BakeRun): string {
   const rows = run.targets
     .map((t) => {
       const r = t.result;
-      return `<tr data-testid="summary-row" data-target="${esc(t.name)}"><td>${esc(t.name)}</td><td class="st-${t.status}">${esc(t.status)}</td><td class="num">${t.durationMs !== undefined ? esc(humanDuration(t.durationMs)) : '-'}</td><td class="num">${r ? `${r.stepsCached}/${r.stepsTotal}` : '-'}</td><td class="num">${r ? esc(humanSize(r.size)) : '-'}</td><td class="num">${r ? r.layers.length : '-'}</td><td><code>${r ? esc(r.manifestDigest.replace(/^sha256:/, '').slice(0, 12)) : ''}</code></td><td class="err">${esc(t.error?.split('\n')[0] ?? t.reason ?? '')}</td></tr>`;
+      return `<tr data-testid="summary-row" data-target="${esc(t.name)}"><td>${esc(t.name)}</td><td class="st-${t.status}">${esc(t.status)}</td><td class="num">${t.durationMs !== undefined ? esc(humanDuration(t.durationMs)) : '-'}</td><td class="num">${r ? `${r.stepsCached}/${r.stepsTotal}` : '-'}</td><td class="num">${r ? esc(humanSize(r.size)) : '-'}</td><td class="num">${r ? r.layers.length : '-'}</td><td><code>${esc((r?.manifestDigest ?? t.upToDate?.digest ?? '').replace(/^sha256:/, '').slice(0, 12))}</code></td><td class="err">${esc(t.error?.split('\n')[0] ?? t.reason ?? '')}</td></tr>`;
     })
     .join('\n');
   return `<!doctype html>
@@ -180,7 +180,7 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bot
 .muted{color:#78909c} code{font:12px ui-monospace,Menlo,Consolas,monospace}
 .card{background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:12px;overflow-x:auto}
 table{border-collapse:collapse} td,th{padding:3px 10px;text-align:left;border-bottom:1px solid #eceff1} .num{text-align:right}
-.st-done{color:#2e7d32;font-weight:600} .st-failed{color:#c62828;font-weight:600} .st-skipped{color:#90a4ae}
+.st-done{color:#2e7d32;font-weight:600} .st-failed{color:#c62828;font-weight:600} .st-skipped{color:#90a4ae} .st-up-to-date{color:#1a73e8;font-weight:600}
 .err{color:#c62828;max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .size-row{margin:10px 0} .bar{display:flex;height:16px;background:#eceff1;border-radius:3px;overflow:hidden;margin:4px 0}
 .layer{display:block;height:100%;min-width:1px;border-right:1px solid #fff} .layers td{font-size:12px} .cmd{font:11px ui-monospace,monospace;color:#455a64}
@@ -191,7 +191,7 @@ pre.error{margin:6px 0 0;padding:8px 10px;background:#fff5f5;border:1px solid #f
 .legend span{display:inline-block;margin-right:14px} .sw{display:inline-block;width:12px;height:10px;vertical-align:middle;margin-right:4px}
 </style></head><body>
 <h1>stratum bake <code>${esc(run.runId)}</code></h1>
-<div class="muted" data-testid="overview">${run.ok ? 'succeeded' : 'FAILED'} · ${run.targets.length} targets: ${count('done')} built, ${count('failed')} failed, ${count('skipped')} skipped · ${esc(humanDuration(run.durationMs))} with up to ${run.jobs} in parallel · ${cachedSteps}/${totalSteps} steps from cache · started ${esc(new Date(run.startedAt).toISOString())}</div>
+<div class="muted" data-testid="overview">${run.ok ? 'succeeded' : 'FAILED'} · ${run.targets.length} targets: ${count('done')} built, ${count('up-to-date') ? `${count('up-to-date')} up to date, ` : ''}${count('failed')} failed, ${count('skipped')} skipped · ${esc(humanDuration(run.durationMs))} with up to ${run.jobs} in parallel · ${cachedSteps}/${totalSteps} steps from cache · started ${esc(new Date(run.startedAt).toISOString())}</div>
 <h2>Targets</h2>
 <div class="card"><table data-testid="summary"><tr><th>target</th><th>status</th><th>time</th><th>cached</th><th>size</th><th>layers</th><th>digest</th><th></th></tr>
 ${rows}

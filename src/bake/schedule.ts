@@ -9,11 +9,16 @@ import { fromEdges } from './infer.js';
 import { planTarget, type PlanContext } from './plan.js';
 import { select } from './definition.js';
 import type { BakeDefinition, SourcePos } from './types.js';
+import type { SkipCheck, UpToDate } from './skip.js';
 import { InputError, StratumError } from '../util/errors.js';
 
 export type { BuildFn };
 
-export type TargetStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+/** `up-to-date`: not built, as a registry already serves an image of the same inputs (bake --push, skip.ts). */
+export type TargetStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped' | 'up-to-date';
+
+/** A target counts as built when it is done or already in the registry. */
+export const isBuilt = (s: TargetStatus): boolean => s === 'done' || s === 'up-to-date';
 
 export interface StepRecord {
   stage: string;
@@ -42,6 +47,10 @@ export interface TargetRecord {
   tags: string[];
   /** What was pushed, as `ref@digest`. */
   pushed?: string[];
+  /** The input digest (bake --push): what its image's INPUTS_ANNOTATION says. */
+  inputs?: string;
+  /** Where the image of an `up-to-date` target is, and the tags pointed at it. */
+  upToDate?: Omit<UpToDate, 'upToDate'>;
   logFile: string;
   source?: SourcePos;
 }
@@ -65,7 +74,7 @@ export type BakeEvent =
   | { kind: 'run-start'; time: number; runId: string; targets: string[]; jobs: number }
   | { kind: 'target-start'; time: number; target: string }
   | { kind: 'progress'; time: number; target: string; event: ProgressEvent }
-  | { kind: 'target-done'; time: number; target: string; status: 'done' | 'failed' | 'skipped'; error?: string; reason?: string; result?: BuildResult }
+  | { kind: 'target-done'; time: number; target: string; status: 'done' | 'failed' | 'skipped' | 'up-to-date'; error?: string; reason?: string; result?: BuildResult }
   | { kind: 'run-done'; time: number; ok: boolean };
 
 export interface RunBakeOptions {
@@ -79,6 +88,8 @@ export interface RunBakeOptions {
   jobs?: number;
   keepGoing?: boolean;
   push?: boolean;
+  /** With push: build every target even where the registry has an image of the same inputs. */
+  rebuild?: boolean;
   /** Registries reached over plain HTTP or unverified TLS, and extra CAs, for every target's pulls and pushes. */
   registry?: BuildOptions['registry'];
   noCache?: boolean;
@@ -194,6 +205,10 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
   // plan everything first: a missing context is reported before any build starts
   const plans = new Map(graph.order.map((t) => [t, planTarget(def, t, planCtx)] as const));
   const build = opts.build;
+  // Loaded only for --push: the check asks registries.
+  const skipper: SkipCheck | undefined = opts.push
+    ? (await import('./skip.js')).skipCheck(def, fromDeps, { root: opts.root, registry: opts.registry, rebuild: opts.rebuild, afterExport: opts.afterExport })
+    : undefined;
 
   const t0 = Date.now();
   const rel = () => Date.now() - t0;
@@ -257,6 +272,22 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
       emit({ kind: 'progress', time: Date.now(), target: t, event: e });
     };
     try {
+      if (skipper) {
+        const s = await skipper.before(t, plans.get(t)!, (d) => records.get(d));
+        r.inputs = s.inputs;
+        if (s.note) log.write(`${stamp()} ${s.note}\n`);
+        if (s.upToDate) {
+          const { upToDate: _, ...found } = s.upToDate;
+          const { ref, digest, retagged } = found;
+          r.status = 'up-to-date';
+          r.upToDate = found;
+          r.reason = `up to date in ${ref}`;
+          for (const tag of retagged) log.write(`${stamp()} tagged ${tag}@${digest}\n`);
+          log.write(`${stamp()} skipped: ${r.reason} (inputs ${s.inputs})\n`);
+          emit({ kind: 'target-done', time: Date.now(), target: t, status: 'up-to-date', reason: r.reason });
+          return;
+        }
+      }
       const result = await build({
         ...plans.get(t)!,
         ...(opts.root ? { root: opts.root } : {}),
@@ -287,7 +318,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
   const order = new Map(graph.order.map((t, i) => [t, i]));
   const ready = () =>
     graph.order
-      .filter((t) => records.get(t)!.status === 'pending' && graph.deps[t]!.every((d) => records.get(d)!.status === 'done'))
+      .filter((t) => records.get(t)!.status === 'pending' && graph.deps[t]!.every((d) => isBuilt(records.get(d)!.status)))
       .sort((a, b) => graph.height[b]! - graph.height[a]! || order.get(a)! - order.get(b)!);
 
   try {
@@ -305,6 +336,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
     }
   } finally {
     await Promise.allSettled(running);
+    skipper?.close();
     fs.rmSync(path.join(runDir, 'secrets'), { recursive: true, force: true });
   }
   const failed = [...records.values()].filter((r) => r.status === 'failed').map((r) => r.name);
@@ -318,7 +350,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
     jobs,
     keepGoing: !!opts.keepGoing,
     requested: sel.requested,
-    ok: [...records.values()].every((r) => r.status === 'done'),
+    ok: [...records.values()].every((r) => isBuilt(r.status)),
     targets: graph.order.map((t) => records.get(t)!),
     runDir,
   };

@@ -18,6 +18,7 @@ export function summaryTable(run: BakeRun): string {
   const head = ['TARGET', 'STATUS', 'TIME', 'CACHED', 'SIZE', 'LAYERS', 'DIGEST'];
   const rows = run.targets.map((t) => {
     const r = t.result;
+    const there = t.upToDate?.digest;
     return [
       t.name,
       t.status === 'done' ? 'ok' : t.status,
@@ -25,15 +26,20 @@ export function summaryTable(run: BakeRun): string {
       r ? `${r.stepsCached}/${r.stepsTotal}` : '-',
       r ? humanSize(r.size) : '-',
       r ? String(r.layers.length) : '-',
-      r ? r.manifestDigest.replace(/^sha256:/, '').slice(0, 12) : '-',
+      (r?.manifestDigest ?? there)?.replace(/^sha256:/, '').slice(0, 12) ?? '-',
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   const done = run.targets.filter((t) => t.status === 'done').length;
+  const upToDate = run.targets.filter((t) => t.status === 'up-to-date').length;
   const lines = [fmt(head), ...rows.map(fmt)];
-  lines.push(`${done}/${run.targets.length} built in ${humanDuration(run.durationMs)}${run.ok ? '' : ' — FAILED'}; logs: ${path.join(run.runDir, 'logs')}`);
+  lines.push(`${done}/${run.targets.length} built${upToDate ? `, ${upToDate} up to date` : ''} in ${humanDuration(run.durationMs)}${run.ok ? '' : ' — FAILED'}; logs: ${path.join(run.runDir, 'logs')}`);
   for (const t of run.targets) for (const p of t.pushed ?? []) lines.push(`${t.name} pushed ${p}`);
+  for (const t of run.targets.filter((x) => x.upToDate)) {
+    lines.push(`${t.name} skipped: up to date in ${t.upToDate!.ref}`);
+    for (const tag of t.upToDate!.retagged) lines.push(`${t.name} tagged ${tag}@${t.upToDate!.digest}`);
+  }
   for (const t of run.targets.filter((x) => x.status === 'failed')) lines.push(`${t.name} failed: ${(t.error ?? '').split('\n')[0]} (log: ${t.logFile})`);
   return lines.join('\n') + '\n';
 }
@@ -52,6 +58,13 @@ export function metadata(run: BakeRun): Record<string, Record<string, unknown>> 
       m['stratum.steps.total'] = t.result.stepsTotal;
       m['stratum.steps.cached'] = t.result.stepsCached;
     }
+    if (t.upToDate) {
+      // the image the registry already had: what a build would have pushed
+      m['containerimage.digest'] = t.upToDate.digest;
+      if (t.tags.length) m['image.name'] = t.tags.join(',');
+      m['stratum.upToDate'] = t.upToDate.ref;
+    }
+    if (t.inputs) m['stratum.inputs.digest'] = t.inputs;
     if (t.durationMs !== undefined) m['stratum.durationMs'] = t.durationMs;
     if (t.error) m['stratum.error'] = t.error;
     if (t.reason) m['stratum.reason'] = t.reason;
