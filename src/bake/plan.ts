@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, SourceError } from '../util/errors.js';
-import type { BuildOptions, ContextSource, OutputSpec } from '../solver/types.js';
-import { parseContextSource, parseOutputFields, parseSourceDateEpoch, type ParsedOutput } from '../solver/request.js';
+import type { BuildOptions, CacheSpec, ContextSource, OutputSpec } from '../solver/types.js';
+import { parseCacheFields, parseContextSource, parseOutputFields, parseSourceDateEpoch, type ParsedOutput } from '../solver/request.js';
 import { parsePlatform } from '../util/platform.js';
 import type { FromEdge } from './infer.js';
 import type { BakeDefinition, TargetDef } from './types.js';
@@ -44,8 +44,6 @@ function refuseUnsupported(t: TargetDef, fail: (msg: string) => never): void {
   const refuse = (attr: string, why: string) => fail(`attribute "${attr}" is not supported by the stratum engine (${why}); remove it or build with docker buildx`);
   if (t.annotations?.length) refuse('annotations', 'no OCI annotations are written');
   if (t.attest?.length) refuse('attest', 'no SBOM or provenance attestations');
-  if (t['cache-from']?.length) refuse('cache-from', 'the cache is the local store; no remote cache import');
-  if (t['cache-to']?.length) refuse('cache-to', 'no cache export');
   if (t.ssh?.length) refuse('ssh', 'no SSH agent forwarding');
   if (t.pull) refuse('pull', 'FROM images are pulled only when missing from the store');
   if (t.network !== undefined && t.network !== 'default') refuse('network', 'set the network per RUN with --network');
@@ -141,6 +139,21 @@ export function planTarget(def: BakeDefinition, name: string, ctx: PlanContext):
     if (parsed!.output) outputs.push('dest' in parsed!.output ? { ...parsed!.output, dest: local(parsed!.output.dest) } : parsed!.output);
   }
   if (outputs.length) opts.outputs = outputs;
+  // Read as --cache-from/--cache-to are; a local cache directory is relative to bake's working directory.
+  for (const [attr, direction] of [['cache-from', 'from'], ['cache-to', 'to']] as const) {
+    const specs: CacheSpec[] = [];
+    for (const c of t[attr] ?? []) {
+      let spec: CacheSpec;
+      try {
+        spec = parseCacheFields(c, direction, `${attr} type=${c.type ?? 'registry'}`);
+      } catch (e) {
+        if (e instanceof InputError) fail(e.message);
+        throw e;
+      }
+      specs.push(spec!.type === 'local' ? { ...spec!, dir: local(spec!.dir) } : spec!);
+    }
+    if (specs.length) opts[direction === 'from' ? 'cacheFrom' : 'cacheTo'] = specs;
+  }
   if (push && !t.tags?.length) fail('an output with push needs at least one tag');
   if (!linked && (push || (ctx.push && t.tags?.length))) opts.push = true;
 

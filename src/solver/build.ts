@@ -34,6 +34,7 @@ import { exportImage, feedsImage, layerFor } from './export.js';
 import type { BuildOptions, BuildResult, Platform } from './types.js';
 import { byteMeter, type ByteMeter } from './transfer.js';
 import { fetchRemoteContext, isRemoteContext } from './remote-context.js';
+import { exportCache, importCache } from './cache-transfer.js';
 
 export const HOST_PLATFORM: Platform = hostPlatform();
 
@@ -56,10 +57,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // A git or http(s) context is fetched into tmp/ under the lock, so a prune never sweeps it mid-build.
     if (isRemoteContext(opts.context)) ({ opts } = remote = await fetchRemoteContext(session, opts));
     const ctx = await prepare(session, opts, controller.signal);
+    if (opts.cacheFrom?.length && !opts.noCache) await importCache(ctx, opts.cacheFrom);
     const target = ctx.plan.stages[ctx.plan.target]!;
     const finalState = await buildStages(ctx, target.index, controller);
     const result = await exportImage(ctx, finalState);
     if (opts.push) await pushTags(ctx, result.manifestDigest, result.tags);
+    if (opts.cacheTo?.length) await exportCache(ctx, opts.cacheTo);
     return { ...result, stepsTotal: ctx.counters.total, stepsCached: ctx.counters.cached, durationMs: Date.now() - started };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);

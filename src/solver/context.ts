@@ -39,6 +39,8 @@ export interface BuildContext {
   signal: AbortSignal;
   pull?: ImageResolver;
   counters: { total: number; cached: number };
+  /** The key of every cached step the build looked up, with its stage: what --cache-to exports. */
+  stepKeys?: { key: string; stage: number }[];
 }
 
 /** The platform a stage is for: its FROM --platform, else the build's target. */

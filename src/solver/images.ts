@@ -64,10 +64,18 @@ export function snapshotForLayer(session: Session, layer: Descriptor, diffID: st
   return p;
 }
 
-async function unpackOnce(session: Session, layer: Descriptor, diffID: string, emit?: Emit): Promise<string> {
+/**
+ * A layer unpacked into a new snapshot of the given id (a cache import: keys name snapshot ids), checked as any
+ * other layer against its digest and diff_id first; the id must be free, so no import replaces a snapshot.
+ */
+export function snapshotForLayerAs(session: Session, layer: Descriptor, diffID: string, id: string, emit?: Emit): Promise<string> {
+  return unpackOnce(session, layer, diffID, emit, id);
+}
+
+async function unpackOnce(session: Session, layer: Descriptor, diffID: string, emit?: Emit, id?: string): Promise<string> {
   const blob = { path: session.content.blobPath(layer.digest), mediaType: layer.mediaType, digest: layer.digest, diffID };
   const record = { digest: layer.digest, diffID, size: layer.size, mediaType: layer.mediaType };
-  const known = await session.snapshots.byDiffID(diffID);
+  const known = id === undefined ? await session.snapshots.byDiffID(diffID) : undefined;
   if (known) {
     const meta = await session.snapshots.meta(known);
     if (meta && !Object.values(meta.layers).some((l) => l.digest === layer.digest && l.diffID === diffID)) {
@@ -77,21 +85,21 @@ async function unpackOnce(session: Session, layer: Descriptor, diffID: string, e
     }
     return known;
   }
-  const staging = await session.snapshots.prepare();
+  const staging = await session.snapshots.prepare(id);
   try {
     await rm(staging.upper, { recursive: true, force: true });
     const meter = byteMeter(emit, 'unpack', layer.digest, layer.size);
     await applyLayer(blob, staging.upper, { format: 'overlay', onRead: (n) => meter.add(n) });
     meter.end();
     await mkdir(staging.upper, { recursive: true });
-    const id = await staging.commit(false);
-    const meta = await session.snapshots.meta(id);
+    const made = await staging.commit(false);
+    const meta = await session.snapshots.meta(made);
     if (meta) {
       meta.layers[layer.mediaType] = record;
       await session.snapshots.writeMeta(meta);
     }
-    await session.snapshots.linkDiffID(diffID, id);
-    return id;
+    await session.snapshots.linkDiffID(diffID, made);
+    return made;
   } catch (e) {
     await staging.discard();
     throw e;

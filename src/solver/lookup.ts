@@ -8,6 +8,7 @@ export const NO_CHANGES = '';
  * exists (or that records a step which changed nothing).
  */
 export async function lookupCache(ctx: BuildContext, scope: StageScope, key: string): Promise<{ snapshot?: string } | undefined> {
+  (ctx.stepKeys ??= []).push({ key, stage: scope.stage.index });
   if (scope.noCache) return undefined;
   const rec = await ctx.session.cache.get(key);
   if (!rec) return undefined;

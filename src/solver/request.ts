@@ -5,7 +5,7 @@
  */
 import { InputError } from '../util/errors.js';
 import { parsePlatform, type Platform } from '../util/platform.js';
-import type { ContextSource, OutputSpec } from './types.js';
+import type { CacheSpec, ContextSource, OutputSpec } from './types.js';
 
 /** `K=V` pairs; a bare `K` takes its value from `env`, as docker does for --build-arg. */
 export function keyValues(list: string[] = [], what: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -117,6 +117,38 @@ export function parseOutputFields(f: Record<string, string>, defaultType: string
     default:
       return { output: { type: 'local', dest: f.dest }, tags, push: false };
   }
+}
+
+const CACHE_KEYS: Record<'from' | 'to', Record<string, string[]>> = {
+  from: { registry: ['ref'], local: ['src'] },
+  to: { registry: ['ref', 'mode'], local: ['dest', 'mode'] },
+};
+
+/**
+ * `--cache-from`/`--cache-to`: `type=registry,ref=REF[,mode=min|max]` or `type=local,src=DIR|dest=DIR[,mode=…]`; a
+ * bare `REF` is a registry cache, as buildx reads it. Another type or key is refused by name.
+ */
+export function parseCacheSpec(spec: string, direction: 'from' | 'to', what = `--cache-${direction} ${spec}`): CacheSpec {
+  if (!spec.includes('=')) return parseCacheFields({ type: 'registry', ref: spec }, direction, what);
+  return parseCacheFields(csvFields(spec), direction, what);
+}
+
+/** A cache given as fields (a bake `cache-from`/`cache-to` entry, or a parsed flag). */
+export function parseCacheFields(f: Record<string, string>, direction: 'from' | 'to', what: string): CacheSpec {
+  const type = f.type ?? 'registry';
+  const allowed = CACHE_KEYS[direction][type];
+  if (!allowed) throw new InputError(`${what}: cache type must be registry or local, not "${type}"`);
+  const unknown = Object.keys(f).filter((k) => k !== 'type' && !allowed.includes(k));
+  if (unknown.length) throw new InputError(`${what}: ${unknown.map((k) => `"${k}"`).join(', ')} not supported for type=${type} (${allowed.join(', ')})`);
+  if (f.mode !== undefined && f.mode !== 'min' && f.mode !== 'max') throw new InputError(`${what}: mode must be min or max, not "${f.mode}"`);
+  const mode = f.mode as 'min' | 'max' | undefined;
+  if (type === 'registry') {
+    if (!f.ref) throw new InputError(`${what}: ref=REGISTRY/REPOSITORY:TAG is required for type=registry`);
+    return { type, ref: f.ref, ...(mode ? { mode } : {}) };
+  }
+  const dir = direction === 'from' ? f.src : f.dest;
+  if (!dir) throw new InputError(`${what}: ${direction === 'from' ? 'src' : 'dest'}=DIR is required for type=local`);
+  return { type: 'local', dir, ...(mode ? { mode } : {}) };
 }
 
 /** NAME=SOURCE for --build-context. */

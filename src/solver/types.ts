@@ -62,10 +62,20 @@ export interface BuildOptions {
    * throws fails the build and leaves no tag (where verify, SBOMs, provenance and signing hook in).
    */
   afterExport?: PostExportStep[];
+  /** Caches whose records are taken in before the build (--cache-from); one missing is a warning. */
+  cacheFrom?: CacheSpec[];
+  /** Where the build's cache records and their layers go afterwards (--cache-to). */
+  cacheTo?: CacheSpec[];
   /** Receives progress events; see ProgressEvent. */
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
 }
+
+/**
+ * A cache as an OCI artifact: in a registry (`ref`), or in an OCI layout directory (`dir`). `mode` (exports only):
+ * min keeps the records of the image's own steps, max those of every stage built.
+ */
+export type CacheSpec = ({ type: 'registry'; ref: string } | { type: 'local'; dir: string }) & { mode?: 'min' | 'max' };
 
 export type ProgressEvent =
   | { kind: 'stage-start'; stage: string; time: number }

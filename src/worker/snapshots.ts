@@ -35,10 +35,15 @@ export class SnapshotStore {
     return this.layout.snapshotFs(id);
   }
 
-  /** A fresh staging area: `fs` (the upper dir) and `work` (overlay's work dir). */
-  async prepare(): Promise<Staging> {
-    const id = randomBytes(6).toString('hex');
-    const base = this.layout.staging('snapshot', id);
+  /**
+   * A fresh staging area: `fs` (the upper dir) and `work` (overlay's work dir). `id` is given only by a cache import:
+   * later steps' keys name their parent's snapshot id, so an imported snapshot keeps the id it had where it was made.
+   */
+  async prepare(id?: string): Promise<Staging> {
+    const fresh = randomBytes(6).toString('hex');
+    // A given id may be wanted by two builds at once: each stages apart, and the loser's rename fails.
+    const base = this.layout.staging('snapshot', id ? `${id}-${fresh}` : fresh);
+    id ??= fresh;
     await mkdir(path.join(base, 'fs'), { recursive: true });
     await mkdir(path.join(base, 'work'), { recursive: true });
     return new Staging(this, id, base);

@@ -6,7 +6,7 @@ import { InputError } from '../../util/errors.js';
 import { normalizeRef } from '../../store/index.js';
 import { collect } from '../options.js';
 import { isIP } from 'node:net';
-import { keyValues, parseAddHost, parseAnnotation, parseBuildContext, parseEntitlement, parseOutput, parsePlatforms, parseSourceDateEpoch } from '../../solver/request.js';
+import { keyValues, parseCacheSpec, parseAddHost, parseAnnotation, parseBuildContext, parseEntitlement, parseOutput, parsePlatforms, parseSourceDateEpoch } from '../../solver/request.js';
 import { copyToStdout, readStdin, Scratch, secretFiles, sshAgents, stdoutOutputs, writeIidFile, writeMetadata } from './build-io.js';
 import { buildProgress, formatSize, PROGRESS_MODES, type ProgressMode } from '../progress.js';
 import { rootOf } from '../root.js';
@@ -42,6 +42,8 @@ interface BuildFlags {
   quiet?: boolean;
   verify?: boolean;
   load?: boolean;
+  cacheFrom?: string[];
+  cacheTo?: string[];
 }
 
 export function register(program: Command): void {
@@ -59,6 +61,8 @@ export function register(program: Command): void {
     .option('-o, --output <spec>', 'type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=local,dest=DIR | type=tar,dest=FILE | type=image|registry[,name=REF][,push=true] | DIR (repeatable)', collect)
     .option('--progress <mode>', 'auto (live view on a terminal, else plain), tty, plain, json (rawjson) or quiet (only the digest)', 'auto')
     .option('--no-cache', 'do not use the build cache')
+    .option('--cache-from <spec>', 'take in a cache: type=registry,ref=REF | type=local,src=DIR | REF (repeatable; a missing one is a warning)', collect)
+    .option('--cache-to <spec>', 'write the build cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=min|max] (repeatable)', collect)
     .option('--no-cache-filter <stage>', 'do not use the cache for this stage (repeatable)', (v: string, prev: unknown) => [...(Array.isArray(prev) ? (prev as string[]) : []), v])
     .option('--secret <id=ID[,src=FILE|,env=VAR]>', 'secret for RUN --mount=type=secret; id=ID alone reads $ID, else the file ID (repeatable)', collect)
     .option('--compression <kind>', 'layer compression: gzip, zstd or none', 'gzip')
@@ -188,5 +192,7 @@ export function toBuildOptions(context: string, f: BuildFlags, root: string | un
     annotations: f.annotation ? Object.fromEntries(f.annotation.map(parseAnnotation)) : undefined,
     entitlements: f.allow?.map(parseEntitlement),
     registry: { insecureRegistry: f.insecureRegistry, caCert: f.caCert },
+    cacheFrom: f.cacheFrom?.map((c) => parseCacheSpec(c, 'from')),
+    cacheTo: f.cacheTo?.map((c) => parseCacheSpec(c, 'to')),
   };
 }

@@ -15,8 +15,6 @@ test('plan: attributes the engine cannot honour are refused by name, never dropp
     const cases: [string, string][] = [
       ['annotations = ["a=1"]', 'annotations'],
       ['attest = ["type=sbom"]', 'attest'],
-      ['cache-from = ["r/c"]', 'cache-from'],
-      ['cache-to = ["type=inline"]', 'cache-to'],
       ['ssh = ["default=key"]', 'ssh'],
       ['pull = true', 'pull'],
       ['network = "none"', 'network'],
@@ -28,7 +26,7 @@ test('plan: attributes the engine cannot honour are refused by name, never dropp
       ['extra-hosts = { db = "10.0.0.1" }', 'extra-hosts'],
       ['platforms = ["linux/amd64", "linux/arm64"]', 'platforms'],
     ];
-    const data = cases.map(([body], i) => `target "t${i}" {\n  ${body}\n}\n`).join('') + 'target "ok" {\n  pull = false\n  network = "default"\n  call = "build"\n  description = "fine"\n}\ntarget "outattr" {\n  output = ["type=image,compression=zstd"]\n}\n';
+    const data = cases.map(([body], i) => `target "t${i}" {\n  ${body}\n}\n`).join('') + 'target "ok" {\n  pull = false\n  network = "default"\n  call = "build"\n  description = "fine"\n}\ntarget "outattr" {\n  output = ["type=image,compression=zstd"]\n}\ntarget "inline" {\n  cache-to = ["type=inline"]\n}\ntarget "caches" {\n  cache-from = ["r.example/c:1", "type=local,src=cdir"]\n  cache-to = ["type=registry,ref=r.example/c:1,mode=max"]\n}\n';
     const def = await loadBake([{ name: 'p.hcl', data }], { env: {}, cwd: dir });
     const ctx = { cwd: dir, runId: 'r', runDir: path.join(dir, 'run'), env: {}, needed: new Set<string>() };
     cases.forEach(([, attr], i) => {
@@ -36,6 +34,11 @@ test('plan: attributes the engine cannot honour are refused by name, never dropp
     });
     assert.doesNotThrow(() => planTarget(def, 'ok', ctx), 'defaults spelled out are fine');
     assert.throws(() => planTarget(def, 'outattr', ctx), /p\.hcl:\d+:1: target "outattr": output type=image: "compression" is not supported/);
+    // Caches are read as --cache-from/--cache-to are; another type is refused by name.
+    assert.throws(() => planTarget(def, 'inline', ctx), /target "inline": cache-to type=inline: cache type must be registry or local, not "inline"/);
+    const caches = planTarget(def, 'caches', ctx);
+    assert.deepEqual(caches.cacheFrom, [{ type: 'registry', ref: 'r.example/c:1' }, { type: 'local', dir: path.join(dir, 'cdir') }]);
+    assert.deepEqual(caches.cacheTo, [{ type: 'registry', ref: 'r.example/c:1', mode: 'max' }]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -296,5 +296,5 @@ target "cached" {
   assert.throws(() => planTarget(def, 'pushy', ctx), /p\.hcl:\d+:1: target "pushy": an output with push needs at least one tag/);
   // what --print shows but the engine cannot do is refused by name, not dropped
   assert.throws(() => planTarget(def, 'multi', ctx), /target "multi": attribute "platforms" is not supported by the stratum engine \(one platform per build/);
-  assert.throws(() => planTarget(def, 'cached', ctx), /target "cached": attribute "cache-from" is not supported by the stratum engine/);
+  assert.deepEqual(planTarget(def, 'cached', ctx).cacheFrom, [{ type: 'registry', ref: 'r.example/cache' }]);
 });
