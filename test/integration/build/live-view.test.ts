@@ -88,6 +88,9 @@ describe('build shows a live view on a terminal', { timeout: 5 * 60_000 }, () =>
     const end = await waitForScreen('the failed build', (s) => /EXIT=\d+/.test(s));
     assert.match(end, /EXIT=1/);
     assert.match(end, /=> \[stage-0 1\/1\] RUN echo "about to fail".* \(did not finish\)\n\[\+\] Building \d+\.\ds \(0\/1\) FAILED\n/);
-    assert.match(end, /error: .*Dockerfile:2: RUN echo "about to fail".*\nprocess exited with code 7; last output:\nabout to fail\nthe reason: no widget\n/);
+    // stdout and stderr reach the log through two pipes: their lines may come in either order.
+    const error = /error: .*Dockerfile:2: RUN echo "about to fail".*\nprocess exited with code 7; last output:\n((?:.+\n){2})EXIT=1/.exec(end);
+    assert.ok(error, `the error and the step's output follow the view:\n${end}`);
+    assert.deepEqual(error[1]!.trimEnd().split('\n').sort(), ['about to fail', 'the reason: no widget']);
   });
 });
