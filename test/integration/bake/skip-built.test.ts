@@ -121,4 +121,11 @@ target "tool" {
     const webLayers = (JSON.parse(web.toString('utf8')) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
     assert.deepEqual(webLayers.slice(0, baseLayers.length), baseLayers);
   });
+
+  test('--no-cache builds a target the registry has', async () => {
+    const r = await bake('store3', 'b', ['--no-cache', 'base']);
+    assert.equal(r.meta.base!['stratum.status'], 'done');
+    assert.match(r.stderr, /\[base\] #1\/1 .*COPY base\.txt/);
+    assert.equal(r.meta.base!['stratum.inputs.digest'], JSON.parse((await raw('base:1')).toString('utf8')).annotations[ANNOTATION]);
+  });
 });
