@@ -7,20 +7,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { debianBaseLayout } from '../../helpers/base.js';
-import { REPO_ROOT, stratum } from '../../helpers/cli.js';
+import { BUILDCTL, BUILDKIT_VERSION as VERSION, buildkitSkip as skip, startBuildkitd, type Buildkitd } from '../../helpers/buildkit.js';
+import { stratum } from '../../helpers/cli.js';
 import { describeTree, diffTrees } from '../../helpers/tree.js';
 import { run } from '../../../src/util/exec.js';
 
-const VERSION = /^BUILDKIT_VERSION=(\S+)$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'scripts/prereqs.sh'), 'utf8'))![1]!;
-const DIR = process.env.STRATUM_BUILDKIT_DIR ?? path.join(process.env.STRATUM_TOOLS ?? '/var/tmp/stratum-tools', `buildkit-${VERSION}`);
-const BUILDKITD = path.join(DIR, 'buildkitd');
-const BUILDCTL = path.join(DIR, 'buildctl');
-const skip = fs.existsSync(BUILDKITD) && fs.existsSync(BUILDCTL) ? false : `BuildKit ${VERSION} is not installed in ${DIR} (scripts/prereqs.sh builds it; STRATUM_BUILDKIT_DIR names another directory)`;
 
 // Mount points a runtime leaves behind (BuildKit and runc differ on whether the empty targets stay).
 const RUNTIME_FILES = new Set(['etc/hosts', 'etc/resolv.conf', 'etc/hostname', 'proc', 'sys', 'dev']);
@@ -167,42 +162,26 @@ async function unpack(layout: string, dest: string): Promise<Unpacked> {
 
 describe(`stratum builds as BuildKit ${VERSION} builds`, { skip, timeout: 8 * 60_000 }, () => {
   let tmp: string;
-  let daemon: ChildProcess | undefined;
+  let daemon: Buildkitd | undefined;
   let sock: string;
   let baseLayout: string;
   let baseDigest: string;
-  const log: Buffer[] = [];
   const agreed: string[] = [];
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stratum-buildkit-'));
-    sock = path.join(tmp, 'buildkitd.sock');
-    daemon = spawn(BUILDKITD, ['--root', path.join(tmp, 'bk-root'), '--addr', `unix://${sock}`, '--oci-worker=true', '--containerd-worker=false', '--oci-worker-gc=false'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    daemon.stdout!.on('data', (c: Buffer) => log.push(c));
-    daemon.stderr!.on('data', (c: Buffer) => log.push(c));
     const ctx = path.join(tmp, 'ctx');
     writeContext(ctx);
     await writeTars(ctx, tmp);
     baseLayout = await debianBaseLayout();
     baseDigest = (JSON.parse(fs.readFileSync(path.join(baseLayout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest;
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (daemon.exitCode !== null) throw new Error(`buildkitd exited (${daemon.exitCode}):\n${Buffer.concat(log).toString().slice(-3000)}`);
-      const r = fs.existsSync(sock) ? await run(BUILDCTL, ['--addr', `unix://${sock}`, 'debug', 'workers'], { check: false }) : undefined;
-      if (r?.code === 0) break;
-      if (Date.now() > deadline) throw new Error(`buildkitd did not answer on ${sock}:\n${Buffer.concat(log).toString().slice(-3000)}`);
-      await new Promise((res) => setTimeout(res, 300));
-    }
+    daemon = await startBuildkitd(path.join(tmp, 'bk'));
+    sock = daemon.addr;
   });
 
   after(async () => {
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((res) => daemon!.once('exit', res));
-    }
+    await daemon?.stop();
     process.stdout.write(`BuildKit oracle: ${agreed.length} of ${CASES.length} cases agree (${agreed.join(', ')}); known differences: ${Object.keys(KNOWN).join('; ') || 'none'}\n`);
-    // buildkitd's runc state can hold mounts a moment after exit
-    if (tmp) await run('umount', ['-R', path.join(tmp, 'bk-root')], { check: false });
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -217,7 +196,7 @@ describe(`stratum builds as BuildKit ${VERSION} builds`, { skip, timeout: 8 * 60
       const bk = await run(
         BUILDCTL,
         [
-          '--addr', `unix://${sock}`, 'build', '--progress', 'plain', '--frontend', 'dockerfile.v0',
+          '--addr', sock, 'build', '--progress', 'plain', '--frontend', 'dockerfile.v0',
           '--local', `context=${ctx}`, '--local', `dockerfile=${dfDir}`,
           ...(c.base ? ['--oci-layout', `base=${baseLayout}`, '--opt', `context:base=oci-layout://base@${baseDigest}`] : []),
           '--output', `type=oci,dest=${theirs},tar=false`,
