@@ -21,6 +21,11 @@ interface BakeCliOptions {
   verify?: boolean;
   insecureRegistry?: string[];
   caCert?: string[];
+  builder?: string;
+  builderRegistry?: string;
+  builderTlsCa?: string;
+  builderTlsCert?: string;
+  builderTlsKey?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -48,6 +53,11 @@ export function register(program: Command): void {
     .option('--keep-going', 'after a failure, still build every target that does not depend on it')
     .option('--metadata-file <file>', 'write build result metadata (JSON, buildx-like) to this file')
     .option('--verify', 'run `stratum verify` on each target\'s image before it is tagged, written or pushed; a target with findings fails')
+    .option('--builder <buildkit://ADDR,...>', 'build the targets on BuildKit nodes (buildctl): buildkit://unix:///PATH or buildkit://tcp://HOST:PORT, comma-separated; ?platform=OS/ARCH ties a node to a platform')
+    .option('--builder-registry <reg/prefix>', 'with --builder: where images no pushed tag of theirs names go, so dependents can use them (REGISTRY[/PREFIX])')
+    .option('--builder-tls-ca <file>', 'with --builder: CA certificate of tcp:// nodes')
+    .option('--builder-tls-cert <file>', 'with --builder: client certificate for tcp:// nodes')
+    .option('--builder-tls-key <file>', 'with --builder: client key for tcp:// nodes')
     .addHelpText(
       'after',
       `
@@ -58,6 +68,9 @@ values from --var and the environment (TAG=dev stratum bake). A failing target s
 without --keep-going nothing new starts after a failure.
 Each target's full log is kept under ROOT/bake/<run-id>/logs/ (ROOT: --root, $STRATUM_ROOT or /var/lib/stratum); "stratum report" renders
 the last run as an HTML page.
+With --builder buildkit://ADDR[,...] each target builds on the least busy BuildKit node (through buildctl;
+$STRATUM_BUILDCTL names it); images go to registries, and a dependency reaches its dependents pinned
+by digest: its tags with --push, else under --builder-registry. See "Scaling out" in the README.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
     .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
@@ -76,6 +89,14 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
         jobs = Number(opts.jobs);
         if (!Number.isInteger(jobs) || jobs < 1) throw new InputError(`--jobs ${opts.jobs}: expected a positive integer`);
       }
+      let build = engine;
+      if (opts.builder !== undefined) {
+        if (opts.verify) throw new InputError('--verify is not supported with --builder (the image is never in the local store)');
+        const { buildkitEngine } = await import('../../solver/buildkit.js');
+        // the work runs on the nodes, not on this machine's cores
+        if (jobs === undefined) jobs = Math.max(os.availableParallelism(), 2 * opts.builder.split(',').length);
+        build = buildkitEngine({ builder: opts.builder, registry: opts.builderRegistry, tls: { ca: opts.builderTlsCa, cert: opts.builderTlsCert, key: opts.builderTlsKey } }).build;
+      } else if (opts.builderRegistry || opts.builderTlsCa || opts.builderTlsCert || opts.builderTlsKey) throw new InputError('--builder-registry and --builder-tls-* need --builder');
       const view = createProgress(opts.progress);
       const ac = new AbortController();
       const onSig = () => ac.abort();
@@ -84,7 +105,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       let run;
       try {
         const afterExport = opts.verify ? [(await import('../../verify/step.js')).verifyStep()] : undefined;
-        run = await runBake(def, { root: rootOf(command), build: engine, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);

@@ -39,6 +39,10 @@ interface BuildFlags {
   iidfile?: string;
   insecureRegistry?: string[];
   caCert?: string[];
+  builder?: string;
+  builderTlsCa?: string;
+  builderTlsCert?: string;
+  builderTlsKey?: string;
   quiet?: boolean;
   verify?: boolean;
   load?: boolean;
@@ -76,6 +80,10 @@ export function register(program: Command): void {
     .option('--iidfile <file>', 'write the image ID (config digest) to this file')
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry (repeatable)', collect)
     .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable)', collect)
+    .option('--builder <buildkit://ADDR>', 'build on a BuildKit node (buildctl) instead of this machine: buildkit://unix:///PATH or buildkit://tcp://HOST:PORT; the image is pushed to its tags')
+    .option('--builder-tls-ca <file>', 'with --builder: CA certificate of a tcp:// node')
+    .option('--builder-tls-cert <file>', 'with --builder: client certificate for a tcp:// node')
+    .option('--builder-tls-key <file>', 'with --builder: client key for a tcp:// node')
     .option('--dry-run', 'print the resolved plan as JSON and run nothing')
     .option('--verify', 'run `stratum verify` on the image before it is tagged, written or pushed; fail the build on findings')
     .option('--load', 'accepted as buildx has it: every image built lands in the local store anyway')
@@ -114,8 +122,13 @@ async function buildCommand(context: string, flags: BuildFlags, command: Command
     ...(flags.file === '-' ? { dockerfileInline: await readStdin() } : {}),
     secrets: secretFiles(flags.secret, scratch),
   };
+  let engine = localEngine;
+  if (flags.builder !== undefined) {
+    if (flags.verify) throw new InputError('--verify is not supported with --builder (the image is never in the local store)');
+    engine = (await import('../../solver/buildkit.js')).buildkitEngine({ builder: flags.builder, tls: { ca: flags.builderTlsCa, cert: flags.builderTlsCert, key: flags.builderTlsKey } });
+  } else if (flags.builderTlsCa || flags.builderTlsCert || flags.builderTlsKey) throw new InputError('--builder-tls-* need --builder');
   if (flags.dryRun) {
-    process.stdout.write(JSON.stringify(await localEngine.dryRun(opts), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await engine.dryRun(opts), null, 2) + '\n');
     return;
   }
   const quiet = flags.quiet || flags.progress === 'quiet';
@@ -127,7 +140,7 @@ async function buildCommand(context: string, flags: BuildFlags, command: Command
       if (e.kind === 'push') pushed.push(`${e.ref}@${e.digest}`);
       view.onEvent(e);
     };
-    result = await localEngine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), onProgress, signal: interruptSignal() });
+    result = await engine.build({ ...opts, ...(flags.verify ? { afterExport: [verifyStep()] } : {}), onProgress, signal: interruptSignal() });
   } catch (e) {
     view.close(false);
     throw e;
