@@ -88,7 +88,11 @@ async function describePushed(client: RegistryClient, repo: string, digest: stri
 export function buildkitEngine(opts: BuildkitEngineOptions): Engine {
   const nodes = parseBuilder(opts.builder);
   if (opts.registry !== undefined && !/^[^/\s]+(\/[a-z0-9._/-]+)?$/.test(opts.registry)) throw new InputError(`--builder-registry ${opts.registry}: expected REGISTRY[/PREFIX]`);
-  for (const [k, f] of Object.entries(opts.tls ?? {})) if (f && !fs.existsSync(f)) throw new InputError(`--builder-tls-${k} ${f}: no such file`);
+  for (const [k, f] of Object.entries(opts.tls ?? {})) {
+    if (!f) continue;
+    if (!fs.existsSync(f)) throw new InputError(`--builder-tls-${k} ${f}: no such file`);
+    if (!nodes.some((n) => n.addr.startsWith('tcp://'))) throw new InputError(`--builder-tls-${k}: TLS is for tcp:// nodes, and --builder names none`);
+  }
   /** Every name an image of this engine was built under → where dependents find it (REPO@DIGEST); '' = not pushed. */
   const pinned = new Map<string, string>();
   const key = (ref: string) => {

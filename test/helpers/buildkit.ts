@@ -17,7 +17,7 @@ export const buildkitSkip: string | false =
   fs.existsSync(BUILDKITD) && fs.existsSync(BUILDCTL) ? false : `BuildKit ${BUILDKIT_VERSION} is not installed in ${BUILDKIT_DIR} (scripts/prereqs.sh builds it; STRATUM_BUILDKIT_DIR names another directory)`;
 
 export interface Buildkitd {
-  /** unix:///DIR/buildkitd.sock */
+  /** unix:///DIR/buildkitd.sock, or tcp://127.0.0.1:PORT */
   addr: string;
   root: string;
   /** What the daemon printed so far (for failure messages). */
@@ -25,18 +25,29 @@ export interface Buildkitd {
   stop(): Promise<void>;
 }
 
+/** A TCP listener with mutual TLS: the daemon's certificate, and the one clients must show (self-signed PEM files). */
+export interface BuildkitTls {
+  port: number;
+  server: { cert: string; key: string };
+  client: { cert: string; key: string };
+}
+
 /**
  * Starts buildkitd with its state under `dir` and waits until it answers. `registries` are marked plain HTTP
- * (buildkitd.toml `http = true, insecure = true`), as a loopback test registry is.
+ * (buildkitd.toml `http = true, insecure = true`), as a loopback test registry is. With `tls` it listens on
+ * tcp://127.0.0.1:PORT instead of a unix socket.
  */
-export async function startBuildkitd(dir: string, opts: { registries?: string[] } = {}): Promise<Buildkitd> {
+export async function startBuildkitd(dir: string, opts: { registries?: string[]; tls?: BuildkitTls } = {}): Promise<Buildkitd> {
   fs.mkdirSync(dir, { recursive: true });
   const sock = path.join(dir, 'buildkitd.sock');
   const root = path.join(dir, 'bk-root');
-  const addr = `unix://${sock}`;
+  const tls = opts.tls;
+  const addr = tls ? `tcp://127.0.0.1:${tls.port}` : `unix://${sock}`;
+  const listen = tls ? ['--tlscert', tls.server.cert, '--tlskey', tls.server.key, '--tlscacert', tls.client.cert] : [];
+  const dial = tls ? ['--tlscacert', tls.server.cert, '--tlscert', tls.client.cert, '--tlskey', tls.client.key] : [];
   const config = path.join(dir, 'buildkitd.toml');
   fs.writeFileSync(config, (opts.registries ?? []).map((r) => `[registry."${r}"]\n  http = true\n  insecure = true\n`).join('\n'));
-  const daemon = spawn(BUILDKITD, ['--config', config, '--root', root, '--addr', addr, '--oci-worker=true', '--containerd-worker=false', '--oci-worker-gc=false'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(BUILDKITD, ['--config', config, '--root', root, '--addr', addr, ...listen, '--oci-worker=true', '--containerd-worker=false', '--oci-worker-gc=false'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   daemon.stdout!.on('data', (c: Buffer) => out.push(c));
   daemon.stderr!.on('data', (c: Buffer) => out.push(c));
@@ -53,7 +64,7 @@ export async function startBuildkitd(dir: string, opts: { registries?: string[] 
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (daemon.exitCode !== null) throw new Error(`buildkitd exited (${daemon.exitCode}):\n${log()}`);
-    const r = fs.existsSync(sock) ? await run(BUILDCTL, ['--addr', addr, 'debug', 'workers'], { check: false }) : undefined;
+    const r = tls || fs.existsSync(sock) ? await run(BUILDCTL, ['--addr', addr, ...dial, 'debug', 'workers'], { check: false }) : undefined;
     if (r?.code === 0) break;
     if (Date.now() > deadline) {
       await stop();

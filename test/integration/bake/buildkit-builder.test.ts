@@ -14,7 +14,7 @@ import { ensureDebianBase } from '../../helpers/base.js';
 import { BUILDCTL, buildkitSkip, startBuildkitd, type Buildkitd } from '../../helpers/buildkit.js';
 import { stratum } from '../../helpers/cli.js';
 import { describeTree, diffTrees } from '../../helpers/tree.js';
-import { startRegistry, type RegistryInstance } from '../registry/harness.js';
+import { freePort, selfSignedCert, startRegistry, type RegistryInstance } from '../registry/harness.js';
 import { run } from '../../../src/util/exec.js';
 import type { BakeRun } from '../../../src/bake/index.js';
 
@@ -184,5 +184,28 @@ describe('bake --builder on two BuildKit nodes', { skip: buildkitSkip, timeout: 
     const refused = await stratum(['build', path.join(tmp, 'ctx'), '-f', df, '--builder', `buildkit://${nodes[0]!.addr}`, '-o', `type=oci,dest=${path.join(tmp, 'x.tar')}`], { root: path.join(tmp, 'bk-store'), env: { STRATUM_BUILDCTL: BUILDCTL } });
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /output type=oci is not supported with --builder/);
+  });
+
+  it('reaches a tcp:// node over mutual TLS with --builder-tls-ca/cert/key', async () => {
+    const host = reg!.host;
+    const certs = (n: string) => {
+      const d = path.join(tmp, `tls-${n}`);
+      fs.mkdirSync(d);
+      return selfSignedCert(d);
+    };
+    const tls = { port: await freePort(), server: await certs('server'), client: await certs('client') };
+    const node = await startBuildkitd(path.join(tmp, 'node-tls'), { registries: [host], tls });
+    nodes.push(node);
+    const df = path.join(tmp, 'Dockerfile.tls');
+    fs.writeFileSync(df, 'FROM scratch\nCOPY c.txt /c.txt\n');
+    const args = ['build', path.join(tmp, 'ctx'), '-f', df, '--builder', `buildkit://${node.addr}`, '-t', `${host}/bk/tls:1`, '--push', '--insecure-registry', host, '--progress', 'plain'];
+    const opts = { root: path.join(tmp, 'bk-store'), env: { STRATUM_BUILDCTL: BUILDCTL } };
+    const r = await stratum([...args, '--builder-tls-ca', tls.server.cert, '--builder-tls-cert', tls.client.cert, '--builder-tls-key', tls.client.key], opts);
+    assert.equal(r.code, 0, r.stderr.slice(-3000));
+    assert.match(r.stdout, new RegExp(`pushed ${host.replace(/\./g, '\\.')}/bk/tls:1@sha256:`));
+    // without the client certificate the node refuses the connection, and the error says which node
+    const bare = await stratum([...args, '--builder-tls-ca', tls.server.cert], opts);
+    assert.equal(bare.code, 1, bare.stderr);
+    assert.match(bare.stderr, new RegExp(`BuildKit node ${node.addr}`));
   });
 });

@@ -45,6 +45,8 @@ describe('--builder buildkit://', () => {
     await assert.rejects(engine.build({ context: os.tmpdir(), tags: ['localhost/bake/x:run'] }), /--builder-registry/);
     await assert.rejects(engine.build({ context: os.tmpdir(), cacheTo: [{ type: 'registry', ref: 'r/c:cache' }] }), /--cache-to is not supported/);
     assert.throws(() => buildkitEngine({ builder: 'buildkit://unix:///a', registry: 'bad registry' }), InputError);
+    assert.throws(() => buildkitEngine({ builder: 'buildkit://unix:///a', tls: { ca: '/etc/hostname' } }), /TLS is for tcp:\/\/ nodes/);
+    assert.throws(() => buildkitEngine({ builder: 'buildkit://tcp://h:1', tls: { ca: '/nonexistent/ca.pem' } }), /--builder-tls-ca \/nonexistent\/ca.pem: no such file/);
   });
 });
 
