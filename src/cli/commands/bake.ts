@@ -14,6 +14,8 @@ interface BakeCliOptions {
   load?: boolean;
   /** commander turns --no-cache into cache=false */
   cache?: boolean;
+  /** --no-skip: skip=false */
+  skip?: boolean;
   progress: ProgressMode;
   jobs?: string;
   keepGoing?: boolean;
@@ -48,6 +50,7 @@ export function register(program: Command): void {
     .option('--insecure-registry <host>', 'allow plain HTTP / unverified TLS for this registry, for pushes and FROM pulls (repeatable; also STRATUM_INSECURE_REGISTRIES)', collect, [])
     .option('--ca-cert <file>', 'trust this CA certificate (PEM) for registries (repeatable; also certs.d/<host>/*.crt)', collect, [])
     .option('--no-cache', 'shorthand for --set "*.no-cache=true": do not use the build cache')
+    .option('--no-skip', 'with --push: build every target, also those whose image of the same inputs the registry already has')
     .addOption(new Option('--progress <mode>', 'progress output (quiet: only each built target and its digest, no table; rawjson: as json)').choices(['auto', 'plain', 'tty', 'json', 'rawjson', 'quiet']).default('auto'))
     .option('-j, --jobs <n>', `targets built at the same time (default: number of cores, ${os.availableParallelism()})`)
     .option('--keep-going', 'after a failure, still build every target that does not depend on it')
@@ -71,6 +74,8 @@ the last run as an HTML page.
 With --builder buildkit://ADDR[,...] each target builds on the least busy BuildKit node (through buildctl;
 $STRATUM_BUILDCTL names it); images go to registries, and a dependency reaches its dependents pinned
 by digest: its tags with --push, else under --builder-registry. See "Scaling out" in the README.
+With --push, a target whose tag already names an image of the same inputs (its annotation
+dev.stratum.inputs.digest) is not built but reported up to date; its other tags are pointed at that image.
 Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
     )
     .action(async (targets: string[], opts: BakeCliOptions, command: Command) => {
@@ -79,6 +84,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
         process.stdout.write(await listFromCli({ files: opts.file, targets, sets: opts.set, vars: opts.var, env: process.env, cwd: process.cwd() }, opts.list));
         return;
       }
+      if (opts.skip === false && !opts.push) throw new InputError('--no-skip needs --push (only bake --push skips what is already built)');
       const def = await definitionFromCli({ files: opts.file, targets, sets: opts.set, vars: opts.var, push: opts.push, load: opts.load, noCache: opts.cache === false, print: opts.print, env: process.env, cwd: process.cwd() });
       if (opts.print) {
         process.stdout.write(JSON.stringify(printView(def), null, 2) + '\n');
@@ -105,7 +111,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       let run;
       try {
         const afterExport = opts.verify ? [(await import('../../verify/step.js')).verifyStep()] : undefined;
-        run = await runBake(def, { root: rootOf(command), build, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, rebuild: opts.skip === false, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);
@@ -113,8 +119,11 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       }
       if (opts.metadataFile) writeMetadata(run, opts.metadataFile);
       if (opts.progress === 'quiet') {
-        // What scripts read: one line per built target, its name and its image digest.
-        for (const t of run.targets) if (t.result) process.stdout.write(`${t.name} ${t.result.manifestDigest}\n`);
+        // What scripts read: one line per built (or already pushed) target, its name and its image digest.
+        for (const t of run.targets) {
+          const digest = t.result?.manifestDigest ?? t.upToDate?.digest;
+          if (digest) process.stdout.write(`${t.name} ${digest}\n`);
+        }
       } else if (opts.progress === 'json' || opts.progress === 'rawjson') process.stderr.write(summaryTable(run));
       else process.stdout.write(summaryTable(run));
       if (!run.ok) {

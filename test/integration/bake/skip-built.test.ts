@@ -128,4 +128,11 @@ target "tool" {
     assert.match(r.stderr, /\[base\] #1\/1 .*COPY base\.txt/);
     assert.equal(r.meta.base!['stratum.inputs.digest'], JSON.parse((await raw('base:1')).toString('utf8')).annotations[ANNOTATION]);
   });
+
+  test('--no-skip builds what is up to date; quiet progress names an up-to-date target with the digest the registry has', async () => {
+    const forced = await bake('store3', 'b', ['--no-skip', 'api']);
+    assert.equal(forced.meta.api!['stratum.status'], 'done');
+    const quiet = await bake('store3', 'b', ['--progress', 'quiet', 'tool']);
+    assert.equal(quiet.stdout, `tool ${pushed.tool}\n`);
+  });
 });
