@@ -90,6 +90,8 @@ export interface RunBakeOptions {
   push?: boolean;
   /** With push: build every target even where the registry has an image of the same inputs. */
   rebuild?: boolean;
+  /** The engine finds FROM images in their registries, never in the local store (BuildKit): so must the input digest. */
+  imagesFromRegistry?: boolean;
   /** Registries reached over plain HTTP or unverified TLS, and extra CAs, for every target's pulls and pushes. */
   registry?: BuildOptions['registry'];
   noCache?: boolean;
@@ -207,7 +209,7 @@ export async function runBake(def: BakeDefinition, opts: RunBakeOptions): Promis
   const build = opts.build;
   // Loaded only for --push: the check asks registries.
   const skipper: SkipCheck | undefined = opts.push
-    ? (await import('./skip.js')).skipCheck(def, fromDeps, { root: opts.root, registry: opts.registry, rebuild: opts.rebuild, afterExport: opts.afterExport })
+    ? (await import('./skip.js')).skipCheck(def, fromDeps, { root: opts.root, registry: opts.registry, rebuild: opts.rebuild, afterExport: opts.afterExport, imagesFromRegistry: opts.imagesFromRegistry })
     : undefined;
 
   const t0 = Date.now();

@@ -43,9 +43,10 @@ export function dependencyContexts(def: BakeDefinition, name: string, fromDeps: 
 export function skipCheck(
   def: BakeDefinition,
   fromDeps: Record<string, FromEdge[]>,
-  opts: { root?: string; registry?: BuildOptions['registry']; rebuild?: boolean; afterExport?: PostExportStep[] },
+  opts: { root?: string; registry?: BuildOptions['registry']; rebuild?: boolean; afterExport?: PostExportStep[]; imagesFromRegistry?: boolean },
 ): SkipCheck {
-  const remote = remoteImages({ root: opts.root, registry: opts.registry });
+  // The digest must name the base the engine will build on: the registry's, for an engine that never reads the store.
+  const remote = remoteImages({ root: opts.root, registry: opts.registry, ...(opts.imagesFromRegistry ? { pull: 'always' as const } : {}) });
   return {
     async before(t, plan, dep) {
       const targets: Record<string, string> = {};

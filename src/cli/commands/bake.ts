@@ -111,7 +111,7 @@ Exit codes: 0 all built, 1 a target failed, 2 bad bake file or arguments.`,
       let run;
       try {
         const afterExport = opts.verify ? [(await import('../../verify/step.js')).verifyStep()] : undefined;
-        run = await runBake(def, { root: rootOf(command), build, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, rebuild: opts.skip === false, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
+        run = await runBake(def, { root: rootOf(command), build, ...(afterExport ? { afterExport } : {}), jobs, keepGoing: opts.keepGoing, noCache: opts.cache === false, push: opts.push, rebuild: opts.skip === false, imagesFromRegistry: opts.builder !== undefined, registry: { insecureRegistry: opts.insecureRegistry, caCert: opts.caCert }, onEvent: (e) => view.onEvent(e), signal: ac.signal });
       } finally {
         view.close();
         process.off('SIGINT', onSig);
