@@ -1,11 +1,13 @@
 /**
- * stratum vs `buildah bud --layers` on the same base, machine and Dockerfiles; and layer export against
- * `tar -c | gzip -6`. Writes bench/results/latest.json and prints a table.
+ * stratum vs `buildah bud --layers` and BuildKit (buildkitd + buildctl, the seed's own builder) on the same base,
+ * machine and Dockerfiles; and layer export against `tar -c | gzip -6`. Writes bench/results/latest.json and prints
+ * a table.
  *
  *   npm run bench                      (BENCH_RUNS=3, BENCH_DIR=/var/tmp/stratum-bench)
  *
  * Both builders start every cold run from an empty build cache with the base image already in their storage
- * (buildah: copied in by skopeo, which unpacks it; stratum: imported and unpacked by an untimed one-step build).
+ * (buildah: copied in by skopeo, which unpacks it; stratum and BuildKit: imported and unpacked by an untimed
+ * one-step build; BuildKit reads it as a named context from the OCI layout, its builds export to its image store).
  * The CLIs are timed as a user runs them; stratum's is built first with `npm run build` and run as
  * `bin/stratum`, the command npm installs (STRATUM_CLI=dist makes sure it runs the bundle, never the TypeScript
  * sources).
@@ -17,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debianBaseLayout, ensureDebianBase } from '../test/helpers/base.js';
+import { BUILDCTL, BUILDKIT_VERSION, buildkitSkip, startBuildkitd } from '../test/helpers/buildkit.js';
 import { build } from '../src/solver/build.js';
 import { writeLayer } from '../src/exporter/index.js';
 import { ContentStore } from '../src/store/index.js';
@@ -175,6 +178,49 @@ async function buildahCycle(i: number, layout: string, times: Times, notes: stri
   await buildahReset(i);
 }
 
+// --- BuildKit ----------------------------------------------------------------------------------------------
+
+async function buildkitBuild(addr: string, ctx: string, layout: string, baseDigest: string): Promise<number> {
+  const r = await must(BUILDCTL, [
+    '--addr', addr, 'build', '--progress', 'quiet', '--frontend', 'dockerfile.v0',
+    '--local', `context=${ctx}`, '--local', `dockerfile=${ctx}`,
+    // FROM localhost/debian:bookworm is the bench's base, read from the same OCI layout buildah's comes from.
+    '--oci-layout', `base=${layout}`, '--opt', `context:${BASE}=oci-layout://base@${baseDigest}`,
+    '--output', 'type=image,name=localhost/bench/service:latest',
+  ]);
+  return r.ms;
+}
+
+/** One cold/warm/change cycle on a fresh buildkitd (its own root, so an empty cache); false when not installed. */
+async function buildkitCycle(i: number, layout: string, times: Times, notes: string[]): Promise<boolean> {
+  if (buildkitSkip) {
+    notes.push(`buildkit skipped: ${buildkitSkip}`);
+    return false;
+  }
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const baseDigest = index.manifests[0]!.digest;
+  const dir = path.join(WORK, `buildkit-${i}`);
+  await rm(dir, { recursive: true, force: true });
+  const bk = await startBuildkitd(dir);
+  try {
+    const warmup = path.join(WORK, 'warmup-ctx-buildkit');
+    await writeTree(warmup, { Dockerfile: `FROM ${BASE}\nRUN true\n` });
+    await buildkitBuild(bk.addr, warmup, layout, baseDigest);
+    const ctx = path.join(WORK, 'ctx-buildkit');
+    await writeTree(ctx, CONTEXT);
+    for (const phase of ['cold', 'warm', 'change'] as const) {
+      if (phase === 'change') await changeSource(ctx, i);
+      const ms = await buildkitBuild(bk.addr, ctx, layout, baseDigest);
+      times[phase].push(ms);
+      notes.push(`buildkit run ${i + 1} ${phase}: ${(ms / 1000).toFixed(2)}s`);
+    }
+  } finally {
+    await bk.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return true;
+}
+
 // --- layer export ------------------------------------------------------------------------------------------
 
 async function exportTree(layout: string): Promise<{ dir: string; bytes: number }> {
@@ -236,12 +282,16 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const s: Times = { cold: [], warm: [], change: [] };
   const b: Times = { cold: [], warm: [], change: [] };
+  const k: Times = { cold: [], warm: [], change: [] };
+  let withBuildkit = true;
   let lastRoot = '';
   for (let i = 0; i < RUNS; i++) {
     process.stderr.write(`bench: run ${i + 1}/${RUNS}: stratum\n`);
     lastRoot = await stratumCycle(i, s, notes);
     process.stderr.write(`bench: run ${i + 1}/${RUNS}: buildah\n`);
     await buildahCycle(i, layout, b, notes);
+    process.stderr.write(`bench: run ${i + 1}/${RUNS}: buildkit\n`);
+    withBuildkit = (await buildkitCycle(i, layout, k, notes)) && withBuildkit;
   }
   // The same no-op rebuild through the library, as bake runs it (no process start).
   const lib: number[] = [];
@@ -269,6 +319,8 @@ async function main(): Promise<void> {
   const sm = med(s);
   const bm = med(b);
   const ratios = { cold: sm.cold / bm.cold, warm: sm.warm / bm.warm, change: sm.change / bm.change, export: mbps(median(se)) / mbps(median(tg)) };
+  const km = withBuildkit ? med(k) : undefined;
+  const ratiosBuildkit = km ? { cold: sm.cold / km.cold, warm: sm.warm / km.warm, change: sm.change / km.change } : undefined;
   const targets = {
     warmUnder1s: sm.warm < 1000,
     warmAtMost0_1xBuildah: ratios.warm <= 0.1,
@@ -282,9 +334,11 @@ async function main(): Promise<void> {
     runs: RUNS,
     machine: await machine(),
     buildahIsolation: isolation,
-    buildMs: { stratum: s, buildah: b, stratumLibraryWarm: lib },
-    medianMs: { stratum: sm, buildah: bm, stratumLibraryWarm: median(lib) },
+    buildkit: km ? `${BUILDKIT_VERSION} (buildkitd, runc worker; buildctl --output type=image)` : null,
+    buildMs: { stratum: s, buildah: b, buildkit: km ? k : null, stratumLibraryWarm: lib },
+    medianMs: { stratum: sm, buildah: bm, buildkit: km ?? null, stratumLibraryWarm: median(lib) },
     ratios,
+    ratiosBuildkit: ratiosBuildkit ?? null,
     export: {
       treeBytes: tree.bytes,
       tarGzipMs: tg,
@@ -304,13 +358,14 @@ async function main(): Promise<void> {
   await rm(`${out}.tmp`, { force: true });
 
   const sec = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
-  const row = (name: string, a: string, c: string, r: string, ok: boolean) =>
-    `${name.padEnd(26)}${a.padStart(11)}${c.padStart(11)}${r.padStart(9)}  ${ok ? 'ok' : 'MISSED'}\n`;
+  const row = (name: string, a: string, c: string, r: string, ok: boolean, bk = '-', rk = '-') =>
+    `${name.padEnd(26)}${a.padStart(11)}${c.padStart(11)}${r.padStart(9)}${bk.padStart(11)}${rk.padStart(9)}  ${ok ? 'ok' : 'MISSED'}\n`;
+  const bkCols = (p: Phase): [string, string] => (km && ratiosBuildkit ? [sec(km[p]), ratiosBuildkit[p].toFixed(2)] : ['-', '-']);
   let t = `machine: ${result.machine.nproc} cores (${result.machine.cpu}), ${result.machine.memGB} GiB RAM, kernel ${result.machine.kernel}; ${RUNS} runs, medians\n`;
-  t += `${'phase'.padEnd(26)}${'stratum'.padStart(11)}${'buildah'.padStart(11)}${'ratio'.padStart(9)}  target\n`;
-  t += row('cold build', sec(sm.cold), sec(bm.cold), ratios.cold.toFixed(2), targets.coldAtMost1_0xBuildah);
-  t += row('warm no-op rebuild', sec(sm.warm), sec(bm.warm), ratios.warm.toFixed(2), targets.warmUnder1s && targets.warmAtMost0_1xBuildah);
-  t += row('one source file changed', sec(sm.change), sec(bm.change), ratios.change.toFixed(2), targets.changeAtMost0_5xBuildah);
+  t += `${'phase'.padEnd(26)}${'stratum'.padStart(11)}${'buildah'.padStart(11)}${'ratio'.padStart(9)}${'buildkit'.padStart(11)}${'ratio'.padStart(9)}  target (vs buildah)\n`;
+  t += row('cold build', sec(sm.cold), sec(bm.cold), ratios.cold.toFixed(2), targets.coldAtMost1_0xBuildah, ...bkCols('cold'));
+  t += row('warm no-op rebuild', sec(sm.warm), sec(bm.warm), ratios.warm.toFixed(2), targets.warmUnder1s && targets.warmAtMost0_1xBuildah, ...bkCols('warm'));
+  t += row('one source file changed', sec(sm.change), sec(bm.change), ratios.change.toFixed(2), targets.changeAtMost0_5xBuildah, ...bkCols('change'));
   t += row('warm no-op (library)', sec(median(lib)), '-', '-', median(lib) < 1000);
   t += `${'layer export MB/s'.padEnd(26)}${result.export.stratumMBps.toFixed(1).padStart(11)}${result.export.tarGzipMBps.toFixed(1).padStart(11)}${ratios.export.toFixed(2).padStart(9)}  ${targets.exportAtLeast1_0xTarGzip ? 'ok' : 'MISSED'}   (vs tar -c | gzip -6, ${(tree.bytes / 1e6).toFixed(0)} MB tree)\n`;
   process.stdout.write(t);
