@@ -89,6 +89,10 @@ export const BUILD_FLAGS: Record<string, Support> = {
   annotation: ok('manifest annotations only'),
   allow: ok('network.host, security.insecure'),
   'metadata-file': ok(),
+  builder: ok('buildkit://unix:///PATH or buildkit://tcp://HOST:PORT: build on a BuildKit node through buildctl; local outputs, --verify, oci-layout contexts, --cache-from/--cache-to, --add-host and --pull=never refused with it'),
+  'builder-tls-ca': ok('with a tcp:// --builder'),
+  'builder-tls-cert': ok('with a tcp:// --builder'),
+  'builder-tls-key': ok('with a tcp:// --builder'),
   iidfile: ok(),
   'insecure-registry': ok(),
   'ca-cert': ok(),
@@ -106,7 +110,6 @@ export const BUILD_FLAGS: Record<string, Support> = {
   network: no('unknown option: set the network per RUN with --network'),
   'shm-size': no('unknown option'),
   ulimit: no('unknown option'),
-  builder: no('unknown option: no builder instances'),
 };
 
 /** bake target attributes (as `docker buildx bake --print` shows them). */
