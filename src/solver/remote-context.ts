@@ -3,12 +3,13 @@
  * or an http(s) URL of a tar archive (plain or gzip) or of a Dockerfile alone. Each is made into a directory under
  * the store's tmp/ for the build, then removed.
  */
-import { open, rm, mkdir, link } from 'node:fs/promises';
+import { rm, mkdir, link } from 'node:fs/promises';
 import path from 'node:path';
 import { applyLayer } from '../exporter/index.js';
 import { InputError } from '../util/errors.js';
 import { checkoutGit, parseGitSource } from '../worker/git.js';
 import { download } from '../worker/http.js';
+import { archiveKind } from './archive.js';
 import type { Session } from './session.js';
 import type { BuildOptions } from './types.js';
 
@@ -50,24 +51,5 @@ export async function fetchRemoteContext(session: Session, opts: BuildOptions): 
   } catch (e) {
     await cleanup();
     throw e;
-  }
-}
-
-const MAGIC: { kind: string; at: number; bytes: number[] }[] = [
-  { kind: 'gzip', at: 0, bytes: [0x1f, 0x8b] },
-  { kind: 'bzip2', at: 0, bytes: [0x42, 0x5a, 0x68] },
-  { kind: 'xz', at: 0, bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { kind: 'zstd', at: 0, bytes: [0x28, 0xb5, 0x2f, 0xfd] },
-  { kind: 'tar', at: 257, bytes: [...Buffer.from('ustar')] },
-];
-
-async function archiveKind(file: string): Promise<string | undefined> {
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(262);
-    await fh.read(buf, 0, 262, 0);
-    return MAGIC.find((m) => m.bytes.every((b, i) => buf[m.at + i] === b))?.kind;
-  } finally {
-    await fh.close();
   }
 }
