@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatPlatform, parsePlatform, planStages, type Command } from '../frontend/index.js';
 import { layerMemoKey } from '../exporter/index.js';
+import { parseGitSource } from '../worker/git.js';
 import { collectSources, contextSource, hashSources } from '../worker/sources.js';
 import { HOST_PLATFORM, loadDockerfile } from './build.js';
 import { cacheKey } from './cache.js';
@@ -36,15 +37,16 @@ export interface InputSources {
 
 export type InputDigest = { digest: string } | { reason: string };
 
-const REMOTE_SOURCE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)|\.git(#|$)/;
-
 /** Why a COPY/ADD reads something this digest cannot cover, or undefined. */
 function unseenSource(cmd: Command): string | undefined {
   if (cmd.kind !== 'add') return undefined;
   for (const p of cmd.paths) {
     // a variable may expand to a URL: not knowable here without the stage's ENV
     if (p.includes('$')) return `ADD ${p} (line ${cmd.ins.line}) may name a URL`;
-    if (REMOTE_SOURCE.test(p) && !(/^https?:\/\//.test(p) && cmd.checksum && !cmd.checksum.includes('$'))) {
+    // the same rule ADD's step applies (solver/copy.ts): a git source, else an http(s) URL
+    const url = /^https?:\/\//.test(p);
+    if (url && cmd.checksum !== undefined && !cmd.checksum.includes('$')) continue; // pinned by --checksum
+    if (url || parseGitSource(p)) {
       return `ADD ${p} (line ${cmd.ins.line}) fetches content only a build sees (pin it with --checksum)`;
     }
   }
