@@ -17,6 +17,7 @@ import {
   type RegistryClient,
 } from '../registry/index.js';
 import { LOCAL_REGISTRY, normalizeRef } from '../store/index.js';
+import { platformMatches } from '../util/platform.js';
 import { INPUTS_ANNOTATION, type InputSources } from './inputs.js';
 import { Session } from './session.js';
 import type { BuildOptions, Platform } from './types.js';
@@ -51,7 +52,7 @@ export function remoteImages(opts: { root?: string; registry?: BuildOptions['reg
     // The platform's manifest, as a pull names it in the store: a store that has pulled it gives the same digest.
     const { bytes } = await c.getManifest({ ...parseReference(ref), digest: desc.digest });
     const idx = JSON.parse(bytes.toString('utf8')) as ImageIndex;
-    const hit = idx.manifests.find((m) => m.platform?.os === platform.os && m.platform?.architecture === platform.architecture && (m.platform?.variant ?? '') === (platform.variant ?? ''));
+    const hit = idx.manifests.find((m) => platformMatches(m.platform, platform));
     return hit?.digest ?? desc.digest;
   };
   const fromStore = async (ref: string): Promise<string | undefined> => {
