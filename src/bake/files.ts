@@ -3,6 +3,7 @@ import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../util/errors.js';
+import { readAll } from '../util/stream.js';
 import type { BakeFile } from './types.js';
 
 /** buildx's default lookup order (compose files aside: stratum reads bake files only). */
@@ -47,9 +48,7 @@ export async function readBakeFiles(names: string[], cwd = process.cwd(), stdin:
   for (const given of names) {
     const n = given.startsWith('cwd://') ? given.slice('cwd://'.length) : given;
     if (n === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of stdin) chunks.push(c as Buffer);
-      out.push({ name: '-', data: Buffer.concat(chunks).toString('utf8') });
+      out.push({ name: '-', data: (await readAll(stdin)).toString('utf8') });
       continue;
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(n)) throw new InputError(`bake file ${n}: remote bake files are not supported by stratum`);

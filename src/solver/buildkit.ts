@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { dryRun } from './dryrun.js';
 import type { Engine } from './engine.js';
 import type { BuildOptions, BuildResult, LayerSummary, ProgressEvent } from './types.js';
@@ -18,6 +17,7 @@ import { checkImageConfig, checkIndex, checkManifest, normalizeRef, type Descrip
 import { run } from '../util/exec.js';
 import { formatPlatform } from '../util/platform.js';
 import { InputError, StratumError } from '../util/errors.js';
+import { readAll } from '../util/stream.js';
 
 export interface BuildkitEngineOptions {
   /** `buildkit://ADDR[?platform=P][,buildkit://ADDR...]` */
@@ -59,12 +59,6 @@ function findBuildctl(): string {
 function intermediateName(registry: string, tag: string): string {
   const r = normalizeRef(tag);
   return `${registry}/${r.repository.replace(/\//g, '-')}:${r.tag ?? 'latest'}`;
-}
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
 }
 
 /** The layers, config and sizes of what a node pushed, as the local engine reports them. */

@@ -10,11 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import { parseSecret, parseSsh, secretSource } from '../../solver/request.js';
 import type { BuildResult, OutputSpec } from '../../solver/types.js';
 import { InputError } from '../../util/errors.js';
+import { readAll } from '../../util/stream.js';
 
 export async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readAll(process.stdin)).toString('utf8');
 }
 
 /** Scratch files of one build (stdout outputs, secret values), private to root and removed at the end. */

@@ -2,12 +2,8 @@ import type { Command } from 'commander';
 import { collect, createRegistryClient, dockerConfigPath, normalizeRegistryHost, saveCredentials, type RegistryFlags } from '../../registry/index.js';
 import { InputError } from '../../util/errors.js';
 import { ask } from '../prompt.js';
+import { readAll } from '../../util/stream.js';
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** The user name and password from the flags, standard input, or (on a terminal) asked for, as docker login does. */
 async function credentialsFrom(flags: { username?: string; password?: string; passwordStdin?: boolean }): Promise<{ username: string; password: string }> {
@@ -18,7 +14,7 @@ async function credentialsFrom(flags: { username?: string; password?: string; pa
   if (flags.passwordStdin) {
     // Standard input holds the password: there is nowhere to ask for the user name.
     if (!username) throw new InputError('login: --password-stdin needs --username');
-    password = (await readStdin()).replace(/\r?\n$/, '');
+    password = (await readAll(process.stdin)).toString('utf8').replace(/\r?\n$/, '');
     if (!password) throw new InputError('login: empty password on standard input');
   }
   if (!username || password === undefined) {
